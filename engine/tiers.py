@@ -1,0 +1,184 @@
+"""Resolution tiers: which optimization profile an image goes to, and how it is shaped to fit.
+
+The rule (from the seed): an image whose short edge is below 512 is reflect-padded up to
+512 without interpolation; a short edge of 512..1023 is scaled to 768; 1024 and above is
+scaled down to 1024 with a warning. H and W are then padded up to the model stride.
+
+Extreme aspect ratios: every tier has a longest edge it accepts (``max_aspect`` times its
+short edge, 2:1 by default, which covers 16:9 frames). An image whose long edge would exceed
+it after the tier's scaling is scaled down further until the long edge fits, and its short
+edge is then padded back up to the tier's short edge. So any (H, W) lands in exactly one tier
+and inside that tier's profile; un-planning crops the padding and resizes back.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+log = logging.getLogger("fuse_trt")
+
+Shape2D = tuple[int, int]
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
+
+
+@dataclass(frozen=True)
+class TierSpec:
+    """One resolution tier and its TensorRT optimization profile over (H, W).
+
+    ``min_shape``/``opt_shape``/``max_shape`` bound the spatial dims of every image input;
+    the batch axis is bounded separately by ``max_batch``.
+    """
+
+    name: str
+    short_edge: int
+    accepts_from: int  # smallest original short edge routed here
+    accepts_below: int | None  # first original short edge routed to the next tier
+    scale_to_short_edge: bool  # False: pad only (no interpolation)
+    min_shape: Shape2D
+    opt_shape: Shape2D
+    max_shape: Shape2D
+    max_batch: int = 4
+    opt_batch: int = 1
+
+    def accepts(self, short_edge: int) -> bool:
+        upper_ok = self.accepts_below is None or short_edge < self.accepts_below
+        return short_edge >= self.accepts_from and upper_ok
+
+    def contains(self, height: int, width: int) -> bool:
+        """True if (height, width) lies inside this tier's profile."""
+        (min_h, min_w), (max_h, max_w) = self.min_shape, self.max_shape
+        return min_h <= height <= max_h and min_w <= width <= max_w
+
+    def batch_shapes(self, batch: int | None = None) -> dict[str, tuple[int, int, int]]:
+        """(batch, H, W) for the profile's min, opt and max."""
+        return {
+            "min": (1, *self.min_shape),
+            "opt": (self.opt_batch, *self.opt_shape),
+            "max": (batch or self.max_batch, *self.max_shape),
+        }
+
+
+@dataclass(frozen=True)
+class TierPlan:
+    """How one image was fitted into a tier, and enough to undo it."""
+
+    tier: TierSpec
+    original_shape: Shape2D
+    scaled_shape: Shape2D
+    planned_shape: Shape2D  # scaled + padding, a stride multiple inside the tier profile
+
+    @property
+    def pad_bottom_right(self) -> Shape2D:
+        return (self.planned_shape[0] - self.scaled_shape[0],
+                self.planned_shape[1] - self.scaled_shape[1])
+
+    def apply(self, image: np.ndarray, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
+        """Resize and reflect-pad an HxW[xC] image to ``planned_shape``."""
+        resized = image
+        if self.scaled_shape != self.original_shape:
+            height, width = self.scaled_shape
+            resized = cv2.resize(image, (width, height), interpolation=interpolation)
+            if image.ndim == 3 and resized.ndim == 2:
+                resized = resized[:, :, None]
+        pad_h, pad_w = self.pad_bottom_right
+        if pad_h == 0 and pad_w == 0:
+            return resized
+        padded = cv2.copyMakeBorder(resized, 0, pad_h, 0, pad_w, cv2.BORDER_REFLECT)
+        if resized.ndim == 3 and padded.ndim == 2:
+            padded = padded[:, :, None]
+        return padded
+
+    def undo(self, planned: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+        """Crop the padding and resize back to ``original_shape``."""
+        height, width = self.scaled_shape
+        cropped = planned[:height, :width]
+        if self.scaled_shape == self.original_shape:
+            return cropped
+        restored = cv2.resize(cropped, (self.original_shape[1], self.original_shape[0]),
+                              interpolation=interpolation)
+        if cropped.ndim == 3 and restored.ndim == 2:
+            restored = restored[:, :, None]
+        return restored
+
+
+@dataclass(frozen=True)
+class TierTable:
+    """The ordered tiers a model is built for. Every (H, W) >= 1 maps to exactly one."""
+
+    tiers: tuple[TierSpec, ...]
+    stride: int
+
+    @classmethod
+    def from_short_edges(cls, short_edges: tuple[int, ...] = (512, 768, 1024), stride: int = 16,
+                         max_aspect: float = 2.0, max_batch: int = 4) -> TierTable:
+        """Build the seed's table: the first tier pads, the others scale.
+
+        The first tier takes short edges below its own; the second takes everything from
+        there up to (not including) the third tier's short edge; each later tier takes from
+        its own short edge up. For (512, 768, 1024): <512, 512..1023, >=1024.
+        """
+        if any(edge % stride for edge in short_edges):
+            raise ValueError(f"tier short edges {short_edges} must be multiples of stride {stride}")
+        lower_bounds = (0, *short_edges[:1], *short_edges[2:])
+        tiers = []
+        for index, edge in enumerate(short_edges):
+            long_edge = _round_up(math.ceil(edge * max_aspect), stride)
+            upper = lower_bounds[index + 1] if index + 1 < len(short_edges) else None
+            tiers.append(TierSpec(
+                name=str(edge), short_edge=edge, accepts_from=lower_bounds[index],
+                accepts_below=upper, scale_to_short_edge=index > 0,
+                min_shape=(edge, edge), opt_shape=(edge, edge), max_shape=(long_edge, long_edge),
+                max_batch=max_batch))
+        return cls(tiers=tuple(tiers), stride=stride)
+
+    def __iter__(self):
+        return iter(self.tiers)
+
+    def __len__(self) -> int:
+        return len(self.tiers)
+
+    def by_name(self, name: str | int) -> TierSpec:
+        for tier in self.tiers:
+            if tier.name == str(name):
+                return tier
+        raise KeyError(f"no tier {name!r}; tiers are {[t.name for t in self.tiers]}")
+
+    def names(self) -> list[str]:
+        return [tier.name for tier in self.tiers]
+
+    def select(self, height: int, width: int) -> TierSpec:
+        short_edge = min(height, width)
+        matches = [tier for tier in self.tiers if tier.accepts(short_edge)]
+        if len(matches) != 1:
+            raise AssertionError(f"tier table routes short edge {short_edge} to {len(matches)} tiers")
+        return matches[0]
+
+    def plan(self, height: int, width: int) -> TierPlan:
+        """Pick the tier for an image of (height, width) and the shape it is fitted to."""
+        if height < 1 or width < 1:
+            raise ValueError(f"image shape must be positive, got {height}x{width}")
+        tier = self.select(height, width)
+        short_edge, long_edge = min(height, width), max(height, width)
+        scale = tier.short_edge / short_edge if tier.scale_to_short_edge else 1.0
+        if scale < 1.0 and tier is self.tiers[-1]:
+            log.warning("image %dx%d is above the largest tier; scaling its short edge to %d",
+                        width, height, tier.short_edge)
+        max_long = max(tier.max_shape)
+        if long_edge * scale > max_long:
+            scale = max_long / long_edge
+        scaled = (min(max(1, round(height * scale)), max_long),
+                  min(max(1, round(width * scale)), max_long))
+        planned = tuple(min(max(_round_up(edge, self.stride), tier.short_edge), max_long)
+                        for edge in scaled)
+        return TierPlan(tier=tier, original_shape=(height, width), scaled_shape=scaled,
+                        planned_shape=planned)
+
+
+DEFAULT_TIERS = TierTable.from_short_edges()
