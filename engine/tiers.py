@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import cv2
 import numpy as np
@@ -137,6 +137,17 @@ class TierTable:
                 min_shape=(edge, edge), opt_shape=(edge, edge), max_shape=(long_edge, long_edge),
                 max_batch=max_batch))
         return cls(tiers=tuple(tiers), stride=stride)
+
+    def to_json(self) -> dict:
+        return {"stride": self.stride, "tiers": [asdict(tier) for tier in self.tiers]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> TierTable:
+        tiers = []
+        for fields in data["tiers"]:
+            shapes = {key: tuple(fields[key]) for key in ("min_shape", "opt_shape", "max_shape")}
+            tiers.append(TierSpec(**{**fields, **shapes}))
+        return cls(tiers=tuple(tiers), stride=int(data["stride"]))
 
     def __iter__(self):
         return iter(self.tiers)

@@ -1,0 +1,1 @@
+"""Benchmark mode: latency and memory per tier against the plain PyTorch path."""

@@ -1,0 +1,77 @@
+"""Soft face masks drawn in ArcFace template space and mapped onto the target face.
+
+The mask is an ellipse in the 112x112 template covering brows to chin and cheek to cheek,
+not hair, ears or jaw line. It is mapped to the image through the similarity transform from
+the template to the face's landmarks, so it turns, scales and moves with the face, then
+feathered with a Gaussian whose sigma is a fraction of the face size.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from fuse_trt.engine.faces.align import ARCFACE_TEMPLATE_112, similarity_transform, transform_points
+
+# Ellipse in template coordinates: centre between the eyes and the mouth, brows to chin.
+MASK_CENTRE_112 = (56.0, 72.0)
+MASK_AXES_112 = (31.0, 38.0)  # semi-axes (x, y)
+MASK_POLYGON_POINTS = 96
+DEFAULT_FEATHER = 0.15
+_SUBPIXEL_BITS = 4
+# A Gaussian tail never reaches exactly 0 or 1; values this close are snapped by a linear
+# remap (continuous, so no visible step) so the core is exactly 1 and the outside exactly 0.
+_SNAP = 1e-3
+
+
+def template_ellipse() -> np.ndarray:
+    """(N, 2) float64 polygon of the mask ellipse in template coordinates."""
+    angles = np.linspace(0.0, 2.0 * np.pi, MASK_POLYGON_POINTS, endpoint=False)
+    return np.stack([MASK_CENTRE_112[0] + MASK_AXES_112[0] * np.cos(angles),
+                     MASK_CENTRE_112[1] + MASK_AXES_112[1] * np.sin(angles)], axis=1)
+
+
+def _fill_polygon(shape_hw: tuple[int, int], polygon: np.ndarray) -> np.ndarray:
+    mask = np.zeros(shape_hw, dtype=np.float32)
+    points = np.round(polygon * (1 << _SUBPIXEL_BITS)).astype(np.int32)
+    cv2.fillPoly(mask, [points], 1.0, lineType=cv2.LINE_AA, shift=_SUBPIXEL_BITS)
+    return mask
+
+
+def face_mask(shape_hw: tuple[int, int], landmarks: np.ndarray,
+              feather: float = DEFAULT_FEATHER) -> np.ndarray:
+    """Float32 HxW mask in [0, 1] of the face at ``landmarks``: 1 inside, feathered edge.
+
+    ``feather`` is the Gaussian sigma as a fraction of the ellipse's short semi-axis in image
+    pixels (0 gives an anti-aliased hard edge). The ellipse is shrunk by one sigma first so the
+    feathered mask fades out near the ellipse rather than spilling past it.
+    """
+    to_image = similarity_transform(ARCFACE_TEMPLATE_112, landmarks)
+    scale = float(np.sqrt(abs(np.linalg.det(to_image[:, :2]))))
+    sigma_template = feather * min(MASK_AXES_112)
+    shrink = max(0.0, 1.0 - sigma_template / min(MASK_AXES_112))
+    centre = np.asarray(MASK_CENTRE_112)
+    polygon = centre + (template_ellipse() - centre) * shrink
+    mask = _fill_polygon(tuple(shape_hw), transform_points(to_image, polygon))
+    sigma = sigma_template * scale
+    if sigma >= 0.3:
+        cv2.GaussianBlur(mask, (0, 0), sigma, dst=mask, borderType=cv2.BORDER_REPLICATE)
+    mask -= _SNAP
+    mask *= 1.0 / (1.0 - 2.0 * _SNAP)
+    return np.clip(mask, 0.0, 1.0, out=mask)
+
+
+def dilate_mask(mask: np.ndarray, pixels: int) -> np.ndarray:
+    """Binary float32 mask: 1 wherever ``mask > 0`` (feather band included), grown by ``pixels``."""
+    binary = (np.asarray(mask) > 0).astype(np.uint8)
+    if pixels > 0:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * pixels + 1, 2 * pixels + 1))
+        binary = cv2.dilate(binary, kernel)
+    return binary.astype(np.float32)
+
+
+def seam_band(mask: np.ndarray) -> np.ndarray:
+    """Float32 weights peaking at 1 where mask is 0.5, > 0 only where 0 < mask < 1."""
+    mask = np.asarray(mask, dtype=np.float32)
+    band = 4.0 * mask * (1.0 - mask)
+    band[(mask <= 0.0) | (mask >= 1.0)] = 0.0
+    return np.clip(band, 0.0, 1.0, out=band)

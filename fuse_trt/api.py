@@ -1,0 +1,172 @@
+"""FaceFusion: the pipeline a camera loop embeds. Prepare once, then ``fuse(frame)`` per frame.
+
+image -> faces.detect -> align source onto target landmarks -> region + mask -> colour-matched
+composite -> tiers.plan -> backend.infer (one batch per tier) -> unplan -> paste back.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+
+from fuse_trt.engine.bundle import Bundle
+from fuse_trt.engine.faces import (DetectorConfig, Face, FaceDetector, IdentityEncoder,
+                                   PROFILE_YAW_THRESHOLD, yaw_ratio)
+from fuse_trt.errors import FuseTrtError, NoFaceError
+from fuse_trt.fusion_steps import FacePrep, prepare_face, refine_batch
+from fuse_trt.models import default_bundle_dir
+from fuse_trt.runtime.protocol import Backend
+from fuse_trt.runtime.select import open_backend
+
+log = logging.getLogger("fuse_trt")
+
+BLEND_CHOICES = ("unet", "classic", "seamless")
+REGION_CHOICES = ("face", "frame")
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    """Everything that shapes a fusion; passed explicitly, never read from globals."""
+
+    bundle: Path | None = None  # None: the default model shipped in the package
+    backend: str = "auto"
+    precision: str = "fp32"
+    blend: str = "unet"
+    region: str = "face"
+    ratio: float = 1.0  # 0 = the target's face, 1 = the source's
+    face: str = "largest"  # "largest", "all" or a face index (largest first)
+    context: float = 0.6  # context around the face box, as a fraction of its size
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+
+    def __post_init__(self) -> None:
+        if self.blend not in BLEND_CHOICES:
+            raise FuseTrtError(f"unknown blend {self.blend!r}; choose {', '.join(BLEND_CHOICES)}")
+        if self.region not in REGION_CHOICES:
+            raise FuseTrtError(f"unknown region {self.region!r}; choose face or frame")
+        if not 0.0 <= self.ratio <= 1.0:
+            raise FuseTrtError(f"ratio must lie in 0..1, got {self.ratio}")
+        if self.face not in ("largest", "all") and not str(self.face).isdigit():
+            raise FuseTrtError(f"face must be largest, all or an index, got {self.face!r}")
+
+
+@dataclass(frozen=True)
+class SourceFace:
+    image: np.ndarray
+    landmarks: np.ndarray
+    identity: np.ndarray | None
+
+
+class FaceFusion:
+    """Fuse a source face onto target images or video frames.
+
+    Thread-safe: ``fuse`` may be called from a worker thread while another thread captures;
+    calls are serialised on one lock because the backend's buffers are shared.
+    """
+
+    def __init__(self, config: FusionConfig = FusionConfig()):
+        self.config = config
+        self.bundle = Bundle.load(config.bundle or default_bundle_dir())
+        self.detector = FaceDetector(config.detector)
+        self._encoder: IdentityEncoder | None = None
+        self._backend: Backend | None = None
+        self._source: SourceFace | None = None
+        self._lock = threading.Lock()
+
+    # -- lifecycle -------------------------------------------------------------------
+    def prepare(self) -> FaceFusion:
+        """Open and activate the backend (all tiers); idempotent."""
+        if self.config.blend == "unet" and self._backend is None:
+            backend = open_backend(self.bundle, self.config.backend, self.config.precision)
+            self._backend = backend.activate()
+        return self
+
+    def close(self) -> None:
+        with self._lock:
+            if self._backend is not None:
+                self._backend.close()
+                self._backend = None
+
+    def __enter__(self) -> FaceFusion:
+        return self.prepare()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
+
+    @property
+    def backend(self) -> Backend | None:
+        return self._backend
+
+    # -- source ----------------------------------------------------------------------
+    def set_source(self, image: np.ndarray) -> SourceFace:
+        """Detect the largest face of ``image`` and keep it as the identity to paste."""
+        faces = self.detector.detect(image)
+        if not faces:
+            raise NoFaceError("no face found in the source image")
+        face = faces[0]
+        identity = None
+        if any(t.layout == "vector" for t in self.bundle.spec.inputs):
+            identity = self._identity_encoder().embed(image, face.landmarks)
+        self._source = SourceFace(image=image, landmarks=face.landmarks, identity=identity)
+        return self._source
+
+    def _identity_encoder(self) -> IdentityEncoder:
+        if self._encoder is None:
+            self._encoder = IdentityEncoder()
+        return self._encoder
+
+    # -- per frame -------------------------------------------------------------------
+    def select_faces(self, faces: list[Face]) -> list[Face]:
+        choice = self.config.face
+        if choice == "all":
+            return faces
+        if choice == "largest":
+            return faces[:1]
+        index = int(choice)
+        if index >= len(faces):
+            raise NoFaceError(f"face index {index} requested, {len(faces)} face(s) found")
+        return [faces[index]]
+
+    def fuse(self, frame: np.ndarray, faces: list[Face] | None = None,
+             require_face: bool = True) -> np.ndarray:
+        """Return a new frame with the source face fused onto the chosen target face(s).
+
+        ``faces`` may come from the caller (a tracker); otherwise they are detected. With
+        ``require_face=False`` a frame without a face comes back unchanged (video).
+        """
+        if self._source is None:
+            raise FuseTrtError("set_source() must be called before fuse()")
+        if faces is None:
+            faces = self.detector.detect(frame)
+        if not faces:
+            if require_face:
+                raise NoFaceError("no face found in the target image")
+            return frame.copy()
+        chosen = self.select_faces(faces)
+        for face in chosen:
+            if yaw_ratio(face.landmarks) > PROFILE_YAW_THRESHOLD:
+                log.warning("target face at %s looks like a profile (yaw ratio %.2f > %.2f): "
+                            "expect a poor fusion", tuple(int(v) for v in face.box[:2]),
+                            yaw_ratio(face.landmarks), PROFILE_YAW_THRESHOLD)
+        with self._lock:
+            if self.config.blend == "unet":
+                self.prepare()
+            return self._fuse_faces(frame, chosen)
+
+    def _fuse_faces(self, frame: np.ndarray, faces: list[Face]) -> np.ndarray:
+        min_region = self.bundle.tiers.tiers[0].short_edge
+        preps: list[FacePrep] = [
+            prepare_face(frame, face, self._source.image, self._source.landmarks,
+                         region=self.config.region, context=self.config.context,
+                         min_region=min_region, blend=self.config.blend)
+            for face in faces]
+        if self.config.blend == "unet":
+            refine_batch(self._backend, self.bundle.tiers, preps, self._source.identity)
+        output = frame
+        for prep in preps:
+            output = prep.paste(output, self.config.ratio)
+        return output

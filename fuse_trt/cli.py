@@ -1,0 +1,141 @@
+"""The `fuse-trt` command: a thin layer over the Python API.
+
+User errors (FuseTrtError, bad options) print one line and exit non-zero; no traceback.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from fuse_trt.errors import FuseTrtError
+
+BACKENDS = ["auto", "onnxruntime", "torch", "tensorrt"]
+PRECISIONS = ["fp32", "fp16", "int8"]
+SAMPLE_PREFIX = "sample:"
+
+
+def resolve_image_path(value: str) -> Path:
+    """``sample:NAME`` names a photo bundled with the package; anything else is a path."""
+    if value.startswith(SAMPLE_PREFIX):
+        from fuse_trt.engine.faces import SAMPLE_NAMES, sample_path
+
+        name = value[len(SAMPLE_PREFIX):]
+        if name not in SAMPLE_NAMES:
+            raise FuseTrtError(f"unknown sample {name!r}; samples: {', '.join(SAMPLE_NAMES)}")
+        return sample_path(name)
+    return Path(value)
+
+
+def parse_tiers(value: str) -> tuple[int, ...]:
+    try:
+        edges = tuple(sorted(int(part) for part in value.split(",") if part.strip()))
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated short edges such as 512,768,1024, "
+                                 f"got {value!r}") from None
+    if not edges:
+        raise click.BadParameter("at least one tier is needed")
+    return edges
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+def cli(verbose: int) -> None:
+    """UNet face fusion compiled for TensorRT, with an ONNX Runtime CPU path."""
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s: %(message)s")
+
+
+@cli.command()
+@click.argument("source")
+@click.argument("target")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="Output image (.png, .jpg, .webp); written atomically.")
+@click.option("--bundle", type=click.Path(path_type=Path), default=None,
+              help="Bundle from `fuse-trt build`; default: the model shipped in the package.")
+@click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True)
+@click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True)
+@click.option("--blend", type=click.Choice(["unet", "classic", "seamless"]), default="unet",
+              show_default=True, help="unet: the refiner; classic: colour transfer + feathered "
+              "paste; seamless: OpenCV Poisson blending.")
+@click.option("--region", type=click.Choice(["face", "frame"]), default="face", show_default=True,
+              help="Run the UNet on the face with context, or on the whole frame.")
+@click.option("--ratio", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True,
+              help="0 keeps the target's face, 1 pastes the source's.")
+@click.option("--face", "face_choice", default="largest", show_default=True,
+              help="Which target face: largest, all, or an index (largest first).")
+def fuse(source: str, target: str, output: Path, bundle: Path | None, backend: str,
+         precision: str, blend: str, region: str, ratio: float, face_choice: str) -> None:
+    """Fuse the face in SOURCE onto the face(s) in TARGET. SOURCE/TARGET may be sample:NAME."""
+    from fuse_trt.api import FaceFusion, FusionConfig
+    from fuse_trt.engine.images import read_image, write_image
+
+    source_image = read_image(resolve_image_path(source))
+    target_image = read_image(resolve_image_path(target))
+    if output.is_dir():
+        raise FuseTrtError(f"{output}: is a directory; give an output file name such as out.png")
+    config = FusionConfig(bundle=bundle, backend=backend, precision=precision, blend=blend,
+                          region=region, ratio=ratio, face=face_choice)
+    with FaceFusion(config) as fusion:
+        fusion.set_source(source_image.rgb)
+        fused = fusion.fuse(target_image.rgb)
+    write_image(output, fused, target_image.alpha)
+    click.echo(f"wrote {output}")
+
+
+@cli.command()
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="Bundle directory to create or extend.")
+@click.option("--backend", type=click.Choice(["onnxruntime", "tensorrt"]), default="onnxruntime",
+              show_default=True)
+@click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True)
+@click.option("--tiers", "tier_edges", default="512,768,1024", show_default=True,
+              help="Short edge of each resolution tier.")
+@click.option("--max-batch", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Most faces per UNet call (the profiles' batch range).")
+@click.option("--opset", type=click.IntRange(13, 23), default=17, show_default=True,
+              help="ONNX opset (17 parses on TensorRT 8.6 / JetPack 6.0).")
+@click.option("--weights", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="FusionUNet weights (.safetensors); default: the shipped model.")
+def build(output: Path, backend: str, precision: str, tier_edges: str, max_batch: int,
+          opset: int, weights: Path | None) -> None:
+    """Export the fusion UNet to ONNX and build the artifacts for a backend and precision."""
+    from fuse_trt.build_engine.bundle_builder import BuildConfig, build_bundle
+
+    if weights is not None and not weights.is_file():
+        raise FuseTrtError(f"{weights}: weights file not found")
+    config = BuildConfig(backend=backend, precision=precision,
+                         tier_short_edges=parse_tiers(tier_edges), max_batch=max_batch,
+                         opset=opset, weights=weights)
+    bundle = build_bundle(output, config)
+    click.echo(f"bundle {bundle.directory}: " + ", ".join(
+        f"{a.file} ({a.kind}/{a.precision})" for a in bundle.manifest.artifacts))
+
+
+@cli.command()
+@click.argument("bundle", required=False, type=click.Path(path_type=Path))
+def info(bundle: Path | None) -> None:
+    """Versions, available backends, the tier table and what a bundle holds."""
+    from fuse_trt.info import describe
+
+    click.echo(describe(bundle))
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="fuse-trt", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        click.echo(f"error: {error.format_message()}", err=True)
+        sys.exit(error.exit_code)
+    except FuseTrtError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

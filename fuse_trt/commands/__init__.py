@@ -1,0 +1,1 @@
+"""Extra CLI commands, one module each; heavy imports stay inside the command functions."""

@@ -1,0 +1,1 @@
+"""Video and camera pipelines: decode -> detect -> fuse -> encode on threads."""
