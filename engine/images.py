@@ -23,14 +23,20 @@ class LoadedImage:
     alpha: np.ndarray | None = None  # uint8 HxW when the file had an alpha channel
 
 
-def _header_size(path: Path) -> tuple[int, int]:
+def _header_size(path: Path, max_pixels: int) -> tuple[int, int]:
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as header:
             return header.size
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise InputImageError(f"{path}: not a readable image ({error.__class__.__name__})") from error
+    except Image.DecompressionBombError as error:
+        # Pillow's own limit lies above any sensible cap of ours.
+        raise InputImageError(f"{path}: image dimensions are over the {max_pixels:,}-pixel cap "
+                              "(refused before decoding)") from error
+    except UnidentifiedImageError as error:
+        raise InputImageError(f"{path}: not a readable image (unknown format)") from error
+    except (OSError, SyntaxError, ValueError) as error:
+        raise InputImageError(f"{path}: not a readable image (header truncated or corrupt)") from error
 
 
 def _to_uint8(image: np.ndarray) -> np.ndarray:
@@ -52,7 +58,7 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Loaded
         raise InputImageError(f"{path}: is a directory, expected an image file")
     if path.stat().st_size == 0:
         raise InputImageError(f"{path}: file is empty")
-    width, height = _header_size(path)
+    width, height = _header_size(path, max_pixels)
     if width * height > max_pixels:
         raise InputImageError(f"{path}: {width}x{height} is over the {max_pixels:,}-pixel cap")
     data = np.fromfile(path, dtype=np.uint8)

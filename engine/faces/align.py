@@ -20,7 +20,7 @@ ARCFACE_TEMPLATE_112 = np.array(
 )
 
 PROFILE_YAW_THRESHOLD = 0.5
-""":func:`yaw_ratio` at or above which a face is too far from frontal to fuse well.
+""":func:`yaw_ratio` above which a face is too far from frontal to fuse well.
 
 0.5 is a head turned about 30 degrees. Calibrated with YuNet landmarks on the test photos:
 astronaut 0.13 and grace_hopper 0.00 (frontal-ish, fuse well) against skimage's camera.png
@@ -38,7 +38,8 @@ def similarity_transform(src_landmarks: np.ndarray, dst_landmarks: np.ndarray) -
     src = np.asarray(src_landmarks, dtype=np.float32).reshape(-1, 2)
     dst = np.asarray(dst_landmarks, dtype=np.float32).reshape(-1, 2)
     matrix, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.LMEDS)
-    if matrix is None or not np.all(np.isfinite(matrix)) or abs(np.linalg.det(matrix[:, :2])) < 1e-12:
+    if (matrix is None or not np.all(np.isfinite(matrix))
+            or abs(np.linalg.det(matrix[:, :2])) < 1e-12):
         raise NoFaceError("cannot align the face: its landmarks are degenerate")
     return matrix.astype(np.float64)
 

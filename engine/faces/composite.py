@@ -57,10 +57,12 @@ def naive_paste(source_warped: np.ndarray, target: np.ndarray, mask: np.ndarray)
 
 
 def seamless_clone(source_warped: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Poisson blend (``cv2.seamlessClone``, NORMAL_CLONE) of the source in place over ``mask > 0.5``.
+    """Poisson blend (``cv2.seamlessClone``, NORMAL_CLONE) of the source over ``mask > 0.5``.
 
-    Both images are reflect-padded so a mask touching the image border still works; OpenCV
-    erodes the mask it is given in place, so it only ever sees a private copy.
+    OpenCV solves over the mask's bounding box, so target pixels just outside the mask (inside
+    that box) can shift too; pixels outside the box are the target's. Both images are
+    reflect-padded so a mask touching the image border still works; OpenCV erodes the mask it
+    is given in place, so it only ever sees a private copy.
     """
     binary = (np.asarray(mask) > 0.5).astype(np.uint8) * 255
     if not binary.any():

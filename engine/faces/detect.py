@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from fuse_trt.engine.faces.models import model_path
-from fuse_trt.errors import InputImageError
+from fuse_trt.errors import FuseTrtError, InputImageError
 
 log = logging.getLogger("fuse_trt")
 
@@ -45,6 +45,12 @@ class DetectorConfig:
     top_k: int = 50
     detect_long_side: int = 640
 
+    def __post_init__(self) -> None:
+        if not 0.0 < self.score_threshold <= 1.0 or not 0.0 < self.nms_threshold <= 1.0:
+            raise FuseTrtError("face detector thresholds must lie in (0, 1]")
+        if self.top_k < 1 or self.detect_long_side < 32:
+            raise FuseTrtError("face detector needs top_k >= 1 and detect_long_side >= 32")
+
 
 def _check_image(image: np.ndarray) -> None:
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
@@ -74,7 +80,7 @@ def _to_faces(rows: np.ndarray | None, scale_x: float, scale_y: float) -> list[F
 class FaceDetector:
     """YuNet detector; ``detect(image)`` returns faces sorted by area, largest first."""
 
-    def __init__(self, config: DetectorConfig = DetectorConfig()):
+    def __init__(self, config: DetectorConfig = DetectorConfig()) -> None:
         self.config = config
         self._input_size: tuple[int, int] = (320, 320)
         self._detector = cv2.FaceDetectorYN.create(
@@ -92,10 +98,12 @@ class FaceDetector:
         _check_image(image)
         height, width = image.shape[:2]
         size = _detection_size(height, width, self.config.detect_long_side)
-        small = cv2.resize(image, size, interpolation=cv2.INTER_AREA
-                           if size[0] < width else cv2.INTER_LINEAR)
+        if size != (width, height):
+            shrinking = size[0] < width
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA if shrinking
+                               else cv2.INTER_LINEAR)
         self._set_size(size)
-        _, rows = self._detector.detect(cv2.cvtColor(small, cv2.COLOR_RGB2BGR))
+        _, rows = self._detector.detect(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
         faces = _to_faces(rows, width / size[0], height / size[1])
         log.debug("detected %d face(s) in %dx%d image", len(faces), width, height)
         return faces

@@ -37,7 +37,7 @@ class IdentityEncoder:
         self._net = cv2.dnn.readNetFromONNX(str(model_path("recognizer")))
 
     def embed(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-        """The (128,) float32 unit-length embedding of the face at ``landmarks`` in RGB ``image``."""
+        """The (128,) float32 unit-length embedding of the face at ``landmarks`` in ``image``."""
         aligned, _ = align_to_template(image, landmarks, SFACE_SIZE)
         return self.embed_aligned(aligned)
 

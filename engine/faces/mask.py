@@ -13,10 +13,11 @@ import numpy as np
 from fuse_trt.engine.faces.align import ARCFACE_TEMPLATE_112, similarity_transform, transform_points
 
 # Ellipse in template coordinates: centre between the eyes and the mouth, brows to chin.
-MASK_CENTRE_112 = (56.0, 72.0)
-MASK_AXES_112 = (31.0, 38.0)  # semi-axes (x, y)
+MASK_CENTRE_112 = (56.0, 70.0)
+MASK_AXES_112 = (37.0, 45.0)  # semi-axes (x, y) of the outline the feathered mask fades out at
 MASK_POLYGON_POINTS = 96
-DEFAULT_FEATHER = 0.15
+DEFAULT_FEATHER = 0.08
+_SHRINK_SIGMAS = 2.5
 _SUBPIXEL_BITS = 4
 # A Gaussian tail never reaches exactly 0 or 1; values this close are snapped by a linear
 # remap (continuous, so no visible step) so the core is exactly 1 and the outside exactly 0.
@@ -28,6 +29,13 @@ def template_ellipse() -> np.ndarray:
     angles = np.linspace(0.0, 2.0 * np.pi, MASK_POLYGON_POINTS, endpoint=False)
     return np.stack([MASK_CENTRE_112[0] + MASK_AXES_112[0] * np.cos(angles),
                      MASK_CENTRE_112[1] + MASK_AXES_112[1] * np.sin(angles)], axis=1)
+
+
+def _shrunk_ellipse(margin: float) -> np.ndarray:
+    """The template ellipse scaled about its centre so its short semi-axis loses ``margin``."""
+    shrink = max(0.0, 1.0 - margin / min(MASK_AXES_112))
+    centre = np.asarray(MASK_CENTRE_112)
+    return centre + (template_ellipse() - centre) * shrink
 
 
 def _fill_polygon(shape_hw: tuple[int, int], polygon: np.ndarray) -> np.ndarray:
@@ -42,15 +50,14 @@ def face_mask(shape_hw: tuple[int, int], landmarks: np.ndarray,
     """Float32 HxW mask in [0, 1] of the face at ``landmarks``: 1 inside, feathered edge.
 
     ``feather`` is the Gaussian sigma as a fraction of the ellipse's short semi-axis in image
-    pixels (0 gives an anti-aliased hard edge). The ellipse is shrunk by one sigma first so the
-    feathered mask fades out near the ellipse rather than spilling past it.
+    pixels (0 gives an anti-aliased hard edge). The ellipse is drawn shrunk by 2.5 sigma, so
+    the mask is 0.5 there and fades to 0 close to the template ellipse (cheeks, brows, chin)
+    instead of spilling onto hair and jaw.
     """
     to_image = similarity_transform(ARCFACE_TEMPLATE_112, landmarks)
     scale = float(np.sqrt(abs(np.linalg.det(to_image[:, :2]))))
     sigma_template = feather * min(MASK_AXES_112)
-    shrink = max(0.0, 1.0 - sigma_template / min(MASK_AXES_112))
-    centre = np.asarray(MASK_CENTRE_112)
-    polygon = centre + (template_ellipse() - centre) * shrink
+    polygon = _shrunk_ellipse(_SHRINK_SIGMAS * sigma_template)
     mask = _fill_polygon(tuple(shape_hw), transform_points(to_image, polygon))
     sigma = sigma_template * scale
     if sigma >= 0.3:
@@ -61,7 +68,7 @@ def face_mask(shape_hw: tuple[int, int], landmarks: np.ndarray,
 
 
 def dilate_mask(mask: np.ndarray, pixels: int) -> np.ndarray:
-    """Binary float32 mask: 1 wherever ``mask > 0`` (feather band included), grown by ``pixels``."""
+    """Binary float32 mask, 1 wherever ``mask > 0`` (feather band included), grown by ``pixels``."""
     binary = (np.asarray(mask) > 0).astype(np.uint8)
     if pixels > 0:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * pixels + 1, 2 * pixels + 1))

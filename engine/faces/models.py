@@ -36,7 +36,8 @@ def model_path(kind: ModelKind) -> Path:
     Raises :class:`FuseTrtError` naming the package and file when it is not installed.
     """
     if kind not in MODEL_FILES:
-        raise FuseTrtError(f"unknown face model kind {kind!r}; expected one of {sorted(MODEL_FILES)}")
+        raise FuseTrtError(f"unknown face model kind {kind!r}; "
+                           f"expected one of {sorted(MODEL_FILES)}")
     filename = MODEL_FILES[kind]
     dirs = _package_dirs(MODEL_PACKAGE)
     for directory in dirs:

@@ -1,0 +1,185 @@
+"""The CLI end to end: a real fusion, and one test per kind of bad input."""
+import zlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from fuse_trt.cli import main
+from fuse_trt.engine.faces import sample_path
+from fuse_trt.engine.images import read_image
+
+
+def run_cli(args, capsys) -> tuple[int, str, str]:
+    try:
+        main([str(a) for a in args])
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_line_error(code, err, *fragments):
+    assert code != 0
+    lines = [line for line in err.splitlines() if line.strip() and "WARN" not in line]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ")
+    for fragment in fragments:
+        assert fragment in lines[0]
+    assert "Traceback" not in err
+
+
+@pytest.fixture(scope="module")
+def fused_output(tmp_path_factory):
+    out = tmp_path_factory.mktemp("fuse") / "fused.png"
+    main(["fuse", "sample:grace_hopper", "sample:astronaut", "-o", str(out)])
+    return out
+
+
+def test_fuse_changes_the_face_and_nothing_far_from_it(fused_output):
+    target = read_image(sample_path("astronaut")).rgb
+    fused = read_image(fused_output).rgb
+    assert fused.shape == target.shape
+    difference = np.abs(fused.astype(int) - target.astype(int)).sum(axis=2)
+    changed = np.argwhere(difference > 30)
+    assert len(changed) > 2000  # the face really changed
+    # Everything that changed lies in one compact region around the astronaut's face.
+    (top, left), (bottom, right) = changed.min(axis=0), changed.max(axis=0)
+    assert bottom - top < target.shape[0] * 0.6 and right - left < target.shape[1] * 0.6
+    assert difference[-40:, :].max() == 0 and difference[:, :40].max() == 0
+
+
+def test_fuse_with_ratio_zero_keeps_the_target(tmp_path, capsys):
+    out = tmp_path / "kept.png"
+    code, _, err = run_cli(["fuse", "sample:grace_hopper", "sample:astronaut", "-o", out,
+                            "--ratio", "0"], capsys)
+    assert code == 0, err
+    assert np.array_equal(read_image(out).rgb, read_image(sample_path("astronaut")).rgb)
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "torch"])
+def test_fuse_on_each_cpu_backend_gives_the_same_image(tmp_path, capsys, fused_output, backend):
+    out = tmp_path / f"{backend}.png"
+    code, _, err = run_cli(["fuse", "sample:grace_hopper", "sample:astronaut", "-o", out,
+                            "--backend", backend], capsys)
+    assert code == 0, err
+    difference = np.abs(read_image(out).rgb.astype(int) - read_image(fused_output).rgb.astype(int))
+    assert difference.max() <= 1
+
+
+def write_bytes(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+@pytest.fixture
+def bad_inputs(tmp_path):
+    good = cv2.imencode(".png", np.zeros((64, 64, 3), np.uint8))[1].tobytes()
+    return {
+        "missing": (tmp_path / "nope.png", "file not found"),
+        "directory": (tmp_path, "is a directory"),
+        "empty": (write_bytes(tmp_path / "empty.png", b""), "file is empty"),
+        "truncated": (write_bytes(tmp_path / "cut.jpg",
+                                  sample_path("astronaut").read_bytes()[:400]), "truncated"),
+        "not-an-image": (write_bytes(tmp_path / "text.png", b"hello, this is text" * 10),
+                         "not a readable image"),
+        "png-header-only": (write_bytes(tmp_path / "head.png", good[:60]), "truncated"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing", "directory", "empty", "truncated", "not-an-image",
+                                  "png-header-only"])
+def test_bad_target_file_gives_one_line_and_writes_nothing(tmp_path, capsys, bad_inputs, case):
+    path, message = bad_inputs[case]
+    out = tmp_path / "out" / "fused.png"
+    out.parent.mkdir()
+    code, _, err = run_cli(["fuse", "sample:grace_hopper", path, "-o", out], capsys)
+    assert_one_line_error(code, err, str(path), message)
+    assert list(out.parent.iterdir()) == []
+
+
+@pytest.mark.parametrize(("side", "message"), [(9000, "9000x9000 is over"), (20000, "pixel cap")])
+def test_image_over_the_pixel_cap_is_refused_from_its_header(tmp_path, capsys, side, message):
+    # A PNG whose header claims side x side pixels but whose data is for 8 x 8: decoding it
+    # would fail, so a cap message proves the size is checked before decoding.
+    png = bytearray(cv2.imencode(".png", np.zeros((8, 8), np.uint8))[1].tobytes())
+    png[16:24] = side.to_bytes(4, "big") * 2
+    png[29:33] = zlib.crc32(bytes(png[12:29])).to_bytes(4, "big")
+    huge = write_bytes(tmp_path / "huge.png", bytes(png))
+    code, _, err = run_cli(["fuse", "sample:grace_hopper", huge, "-o", tmp_path / "o.png"], capsys)
+    assert_one_line_error(code, err, str(huge), message)
+
+
+@pytest.mark.parametrize("kind", ["grey", "rgba", "16bit"])
+def test_grey_rgba_and_16_bit_targets_are_handled(tmp_path, capsys, kind):
+    target = cv2.imread(str(sample_path("astronaut")))
+    if kind == "grey":
+        image, name = cv2.cvtColor(target, cv2.COLOR_BGR2GRAY), "grey.png"
+    elif kind == "rgba":
+        image, name = np.dstack([target, np.full(target.shape[:2], 200, np.uint8)]), "rgba.png"
+    else:
+        image, name = target.astype(np.uint16) * 257, "deep.png"
+    source = tmp_path / name
+    cv2.imwrite(str(source), image)
+    out = tmp_path / f"out-{name}"
+    code, _, err = run_cli(["fuse", "sample:grace_hopper", source, "-o", out], capsys)
+    assert code == 0, err
+    written = cv2.imread(str(out), cv2.IMREAD_UNCHANGED)
+    assert written.shape[:2] == target.shape[:2] and written.dtype == np.uint8
+    if kind == "rgba":
+        assert written.shape[2] == 4 and (written[:, :, 3] == 200).all()
+
+
+def test_no_face_is_a_clear_error(tmp_path, capsys):
+    blank = tmp_path / "wall.png"
+    cv2.imwrite(str(blank), np.full((300, 300, 3), 128, np.uint8))
+    code, _, err = run_cli(["fuse", "sample:grace_hopper", blank, "-o", tmp_path / "o.png"], capsys)
+    assert_one_line_error(code, err, "no face found in the target image")
+    code, _, err = run_cli(["fuse", blank, "sample:astronaut", "-o", tmp_path / "o.png"], capsys)
+    assert_one_line_error(code, err, "no face found in the source image")
+
+
+def test_unwritable_output_path_keeps_the_existing_file(tmp_path, capsys):
+    code, _, err = run_cli(["fuse", "sample:grace_hopper", "sample:astronaut",
+                            "-o", tmp_path / "missing-dir" / "o.png"], capsys)
+    assert_one_line_error(code, err, "does not exist")
+    existing = tmp_path / "o.xyz"
+    existing.write_bytes(b"keep me")
+    code, _, err = run_cli(["fuse", "sample:grace_hopper", "sample:astronaut", "-o", existing],
+                           capsys)
+    assert_one_line_error(code, err, "cannot write images of type")
+    assert existing.read_bytes() == b"keep me"
+
+
+def test_unknown_backend_and_sample_are_one_line_errors(tmp_path, capsys):
+    code, _, err = run_cli(["fuse", "sample:grace_hopper", "sample:astronaut", "-o",
+                            tmp_path / "o.png", "--backend", "tpu"], capsys)
+    assert_one_line_error(code, err, "tpu")
+    code, _, err = run_cli(["fuse", "sample:nobody", "sample:astronaut", "-o",
+                            tmp_path / "o.png"], capsys)
+    assert_one_line_error(code, err, "unknown sample 'nobody'")
+
+
+def test_face_index_out_of_range(tmp_path, capsys):
+    code, _, err = run_cli(["fuse", "sample:grace_hopper", "sample:astronaut", "-o",
+                            tmp_path / "o.png", "--face", "3"], capsys)
+    assert_one_line_error(code, err, "face index 3")
+
+
+def test_build_then_info_then_fuse_with_the_bundle(tmp_path, capsys):
+    bundle = tmp_path / "bundle"
+    code, out, err = run_cli(["build", "-o", bundle, "--tiers", "512,768,1024"], capsys)
+    assert code == 0, err
+    assert "model.onnx (onnx/fp32)" in out
+    code, out, err = run_cli(["info", bundle], capsys)
+    assert code == 0 and "768: short edge 512 <1024 (scale)" in out
+    code, _, err = run_cli(["fuse", "sample:grace_hopper", "sample:astronaut", "-o",
+                            tmp_path / "o.png", "--bundle", bundle], capsys)
+    assert code == 0, err
+
+
+def test_missing_bundle_is_a_one_line_error(tmp_path, capsys):
+    code, _, err = run_cli(["info", tmp_path / "nothing"], capsys)
+    assert_one_line_error(code, err, "bundle directory not found")
