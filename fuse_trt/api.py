@@ -64,7 +64,7 @@ class FaceFusion:
     """Fuse a source face onto target images or video frames.
 
     Thread-safe: ``fuse`` may be called from a worker thread while another thread captures;
-    calls are serialised on one lock because the backend's buffers are shared.
+    calls are serialised on one lock because the detector and the backend's buffers are shared.
     """
 
     def __init__(self, config: FusionConfig = FusionConfig()):
@@ -140,25 +140,33 @@ class FaceFusion:
         """
         if self._source is None:
             raise FuseTrtError("set_source() must be called before fuse()")
-        if faces is None:
-            faces = self.detector.detect(frame)
-        if not faces:
-            if require_face:
-                raise NoFaceError("no face found in the target image")
-            return frame.copy()
-        chosen = self.select_faces(faces)
-        for face in chosen:
-            if yaw_ratio(face.landmarks) > PROFILE_YAW_THRESHOLD:
-                log.warning("target face at %s looks like a profile (yaw ratio %.2f > %.2f): "
-                            "expect a poor fusion", tuple(int(v) for v in face.box[:2]),
-                            yaw_ratio(face.landmarks), PROFILE_YAW_THRESHOLD)
         with self._lock:
+            if faces is None:
+                faces = self.detector.detect(frame)
+            if not faces:
+                if require_face:
+                    raise NoFaceError("no face found in the target image")
+                return frame.copy()
+            chosen = self.select_faces(faces)
+            for face in chosen:
+                self._warn_if_profile(face)
             if self.config.blend == "unet":
                 self.prepare()
             return self._fuse_faces(frame, chosen)
 
+    @staticmethod
+    def _warn_if_profile(face: Face) -> None:
+        yaw = yaw_ratio(face.landmarks)
+        if yaw > PROFILE_YAW_THRESHOLD:
+            log.warning("target face at %s looks like a profile (yaw %.2f > %.2f): expect a "
+                        "poor fusion", tuple(int(v) for v in face.box[:2]), yaw,
+                        PROFILE_YAW_THRESHOLD)
+
     def _fuse_faces(self, frame: np.ndarray, faces: list[Face]) -> np.ndarray:
-        min_region = self.bundle.tiers.tiers[0].short_edge
+        # A small face still costs a full pass of the first tier: spend it on real context
+        # (just under the next tier's threshold) instead of reflect padding.
+        first_tier = self.bundle.tiers.tiers[0]
+        min_region = (first_tier.accepts_below or first_tier.short_edge + 1) - 1
         preps: list[FacePrep] = [
             prepare_face(frame, face, self._source.image, self._source.landmarks,
                          region=self.config.region, context=self.config.context,

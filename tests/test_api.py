@@ -1,0 +1,101 @@
+"""FaceFusion, the Python API: batching per tier, threads, two-input models, regions."""
+import threading
+
+import numpy as np
+import pytest
+
+from fuse_trt import FaceFusion, FusionConfig
+from fuse_trt.engine.faces import load_sample
+from fuse_trt.errors import FuseTrtError
+
+
+@pytest.fixture(scope="module")
+def source():
+    return load_sample("grace_hopper")
+
+
+@pytest.fixture(scope="module")
+def two_face_frame():
+    face = load_sample("astronaut")
+    return np.hstack([face, face])
+
+
+def count_infer_calls(backend):
+    calls = []
+    original = backend.infer
+
+    def recording_infer(tier, feed):
+        calls.append((getattr(tier, "name", tier), next(iter(feed.values())).shape[0]))
+        return original(tier, feed)
+
+    backend.infer = recording_infer
+    return calls
+
+
+def test_faces_in_the_same_tier_share_one_batch(source, two_face_frame):
+    with FaceFusion(FusionConfig(face="all", backend="onnxruntime")) as fusion:
+        fusion.set_source(source)
+        calls = count_infer_calls(fusion.backend)
+        fused = fusion.fuse(two_face_frame)
+    assert calls == [("512", 2)]
+    width = two_face_frame.shape[1] // 2
+    for half in (slice(0, width), slice(width, None)):
+        changed = np.abs(fused[:, half].astype(int) - two_face_frame[:, half].astype(int)).sum(2)
+        assert (changed > 30).sum() > 2000
+
+
+def test_largest_and_index_pick_one_face(source, two_face_frame):
+    for choice in ("largest", "1"):
+        with FaceFusion(FusionConfig(face=choice, blend="classic")) as fusion:
+            fusion.set_source(source)
+            fused = fusion.fuse(two_face_frame)
+        changed = np.abs(fused.astype(int) - two_face_frame.astype(int)).sum(2) > 30
+        halves = changed[:, :256].sum(), changed[:, 512:].sum()
+        assert min(halves) == 0 and max(halves) > 2000
+
+
+def test_fuse_from_a_worker_thread_matches_the_main_thread(source):
+    target = load_sample("astronaut")
+    with FaceFusion() as fusion:
+        fusion.set_source(source)
+        expected = fusion.fuse(target)
+        results = []
+        worker = threading.Thread(target=lambda: results.append(fusion.fuse(target)))
+        worker.start()
+        worker.join()
+    np.testing.assert_array_equal(results[0], expected)
+
+
+def test_two_input_model_runs_through_the_pipeline(tiny_identity_bundle, source):
+    config = FusionConfig(bundle=tiny_identity_bundle.directory, backend="onnxruntime")
+    with FaceFusion(config) as fusion:
+        fusion.set_source(source)
+        assert fusion._source.identity.shape == (128,)
+        fused = fusion.fuse(load_sample("astronaut"))
+    assert fused.shape == load_sample("astronaut").shape
+
+
+def test_frame_region_runs_the_whole_frame(source):
+    target = load_sample("astronaut")
+    with FaceFusion(FusionConfig(region="frame")) as fusion:
+        fusion.set_source(source)
+        calls = count_infer_calls(fusion.backend)
+        fused = fusion.fuse(target)
+    assert calls == [("768", 1)]  # 512x512 frame -> the 768 tier
+    assert fused.shape == target.shape
+
+
+def test_frames_without_a_face_pass_through_when_allowed(source):
+    wall = np.full((240, 320, 3), 90, np.uint8)
+    with FaceFusion(FusionConfig(blend="classic")) as fusion:
+        fusion.set_source(source)
+        assert np.array_equal(fusion.fuse(wall, require_face=False), wall)
+
+
+def test_config_rejects_nonsense():
+    with pytest.raises(FuseTrtError, match="ratio"):
+        FusionConfig(ratio=1.5)
+    with pytest.raises(FuseTrtError, match="blend"):
+        FusionConfig(blend="magic")
+    with pytest.raises(FuseTrtError, match="set_source"):
+        FaceFusion(FusionConfig(blend="classic")).fuse(load_sample("astronaut"))
