@@ -1,0 +1,58 @@
+"""The sidecar format, plan file names and the rules for where a plan runs."""
+from pathlib import Path
+
+import pytest
+
+from fuse_trt.errors import PlanMismatchError
+from fuse_trt.runtime.cuda_memory import GpuInfo
+from fuse_trt.runtime.plan_sidecar import (PlanSidecar, check_plan_runs_here, plan_file_name,
+                                           sidecar_path)
+
+ORIN = GpuInfo(0, "Orin (nvgpu)", (8, 7), "12.2.0", "12.2")
+RTX = GpuInfo(0, "NVIDIA GeForce RTX 4090", (8, 9), "12.4.0", "12.4")
+TURING = GpuInfo(0, "NVIDIA T4", (7, 5), "12.4.0", "12.4")
+
+
+def sidecar(**changes) -> PlanSidecar:
+    fields = dict(model="fusion-unet", precision="fp16", tensorrt_version="10.3.0",
+                  gpu_name=ORIN.name, compute_capability=(8, 7), cuda_version="12.2.0",
+                  driver_version="12.2", onnx_file="model.onnx", onnx_sha256="ab" * 32,
+                  profiles={"512": {"index": 0, "inputs": {}}})
+    return PlanSidecar(**{**fields, **changes})
+
+
+def test_sidecar_round_trips_through_json(tmp_path):
+    written = sidecar(dla_core=0, hardware_compat=True)
+    assert PlanSidecar.read(written.write(tmp_path / "x.json")) == written
+
+
+def test_plan_names_are_keyed_by_version_gpu_and_precision():
+    assert plan_file_name("fusion-unet", "10.16.1.11", RTX, "fp16") == \
+        "fusion-unet.trt10.16.1.11.nvidia-geforce-rtx-4090-sm89.fp16.plan"
+    assert plan_file_name("m", "8.6.1", ORIN, "int8", dla_core=1) == \
+        "m.trt8.6.1.orin-nvgpu-sm87.int8.dla1.plan"
+    assert sidecar_path(Path("b/m.trt8.6.1.orin-nvgpu-sm87.int8.plan")) == \
+        Path("b/m.trt8.6.1.orin-nvgpu-sm87.int8.json")
+
+
+def test_a_matching_plan_passes():
+    check_plan_runs_here(sidecar(), Path("b/p.plan"), "10.3.0", ORIN, "fp16")
+
+
+@pytest.mark.parametrize("plan, version, gpu, match", [
+    (sidecar(), "10.4.0", ORIN, "TensorRT: built with 10.3.0, running 10.4.0"),
+    (sidecar(version_compatible=True), "11.4.0", ORIN, "built with 10.3.0, running 11.4.0"),
+    (sidecar(version_compatible=True), "10.2.0", ORIN, "built with 10.3.0, running 10.2.0"),
+    (sidecar(), "10.3.0", RTX, r"built for Orin \(nvgpu\) \(sm87\), running on NVIDIA GeForce"),
+    (sidecar(hardware_compat=True), "10.3.0", TURING, r"running on NVIDIA T4 \(sm75\)"),
+])
+def test_mismatches_say_expected_found_and_rebuild(plan, version, gpu, match):
+    with pytest.raises(PlanMismatchError, match=match) as error:
+        check_plan_runs_here(plan, Path("bundle/p.plan"), version, gpu, "fp16")
+    assert "fuse-trt build --backend tensorrt --precision fp16 -o bundle" in str(error.value)
+
+
+def test_compatible_plans_run_on_newer_tensorrt_and_other_ampere_gpus():
+    check_plan_runs_here(sidecar(version_compatible=True), Path("p.plan"), "10.16.1.11", ORIN,
+                         "fp16")
+    check_plan_runs_here(sidecar(hardware_compat=True), Path("p.plan"), "10.3.0", RTX, "fp16")

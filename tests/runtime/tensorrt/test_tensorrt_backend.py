@@ -1,0 +1,164 @@
+"""Behaviour: the real TensorRT backend on the emulation, checked against ONNX Runtime.
+
+The emulated engine runs the ONNX with ONNX Runtime on host memory standing in for device
+memory, so buffer sizing, tier routing, address binding and copies must all be right for
+the outputs to match the ONNX Runtime backend.
+"""
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from fuse_trt.engine.spec import FUSION_SPEC, IDENTITY_FUSION_SPEC
+from fuse_trt.errors import InferenceInputError
+from fuse_trt.runtime.onnxruntime_backend import OnnxRuntimeBackend
+from fuse_trt.runtime.tensorrt_backend import TensorRTBackend
+from tests.trt_fakes.building import build_plan
+from tests.trt_fakes.models import feed_for
+
+SPECS = [FUSION_SPEC, IDENTITY_FUSION_SPEC]
+MAX_ABS_DIFF = {}  # (spec, version, precision, tier) -> max abs difference vs ONNX Runtime
+
+
+def tier_feeds(spec, tiers):
+    """Per tier: min shape at batch 1, max shape at the max batch, one odd shape in between."""
+    for tier in tiers:
+        (min_h, min_w), (max_h, max_w) = tier.min_shape, tier.max_shape
+        yield tier, feed_for(spec, 1, min_h, min_w, seed=1)
+        yield tier, feed_for(spec, tier.max_batch, max_h, max_w, seed=2)
+        yield tier, feed_for(spec, 2, min_h, max_w - tiers.stride, seed=3)
+
+
+def compare_with_onnxruntime(spec, tiers, plan, precision, onnx_path):
+    with OnnxRuntimeBackend(onnx_path, spec, tiers) as reference, \
+            TensorRTBackend(plan, spec, tiers, precision) as backend:
+        worst = {}
+        for tier, feed in tier_feeds(spec, tiers):
+            expected, actual = reference.infer(tier, feed), backend.infer(tier, feed)
+            assert actual.keys() == expected.keys()
+            for name in expected:
+                assert actual[name].shape == expected[name].shape
+                worst[tier.name] = max(worst.get(tier.name, 0.0),
+                                       float(np.abs(actual[name] - expected[name]).max()))
+    return worst
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
+def test_outputs_equal_onnxruntime_on_every_tier(emulated, tiers, tmp_path, spec):
+    plan = build_plan(tmp_path, spec, tiers, "fp32")
+    worst = compare_with_onnxruntime(spec, tiers, plan, "fp32", tmp_path / "model.onnx")
+    MAX_ABS_DIFF.update({(spec.name, emulated.version, "fp32", t): d for t, d in worst.items()})
+    print(f"{spec.name} TensorRT {emulated.version} fp32 max abs diff per tier: {worst}")
+    assert max(worst.values()) == 0.0  # the same ONNX, the same bytes in and out
+
+
+def test_fp16_plans_stay_close_to_fp32_onnxruntime(trt10, tiers, tmp_path):
+    plan = build_plan(tmp_path, IDENTITY_FUSION_SPEC, tiers, "fp16", strongly_typed=True)
+    worst = compare_with_onnxruntime(IDENTITY_FUSION_SPEC, tiers, plan, "fp16",
+                                     tmp_path / "model.onnx")
+    print(f"strongly typed fp16 (FP16 ONNX) max abs diff per tier: {worst}")
+    assert 0.0 < max(worst.values()) < 2e-3
+
+
+@pytest.mark.parametrize("bundle_name", ["tiny_bundle", "tiny_identity_bundle"])
+def test_the_exported_fusion_unet_matches_onnxruntime(request, trt10, tmp_path, bundle_name):
+    bundle = request.getfixturevalue(bundle_name)
+    onnx_path = bundle.artifact_path("onnx", "fp32")
+    plan = build_plan(tmp_path, bundle.spec, bundle.tiers, "fp32", onnx_path=onnx_path)
+    worst = compare_with_onnxruntime(bundle.spec, bundle.tiers, plan, "fp32", onnx_path)
+    print(f"{bundle_name} max abs diff per tier: {worst}")
+    assert max(worst.values()) == 0.0
+
+
+def test_nothing_is_allocated_or_rebound_after_activate(trt10, tiers, tmp_path):
+    plan = build_plan(tmp_path, IDENTITY_FUSION_SPEC, tiers)
+    with TensorRTBackend(plan, IDENTITY_FUSION_SPEC, tiers, "fp32") as backend:
+        allocations, bindings = dict(trt10.gpu.counts), trt10.emulation.calls["set_tensor_address"]
+        for _ in range(2):
+            for tier, feed in tier_feeds(IDENTITY_FUSION_SPEC, tiers):
+                backend.infer(tier, feed)
+        assert dict(trt10.gpu.counts) == allocations
+        assert trt10.emulation.calls["set_tensor_address"] == bindings
+
+
+def test_input_shapes_are_set_only_when_they_change(trt10, tiers, tmp_path):
+    plan = build_plan(tmp_path, IDENTITY_FUSION_SPEC, tiers)
+    inputs = len(IDENTITY_FUSION_SPEC.inputs)
+    calls = trt10.emulation.calls
+    with TensorRTBackend(plan, IDENTITY_FUSION_SPEC, tiers, "fp32") as backend:
+        backend.infer("32", feed_for(IDENTITY_FUSION_SPEC, 1, 32, 32))
+        before = calls["set_input_shape"]
+        backend.infer("32", feed_for(IDENTITY_FUSION_SPEC, 1, 32, 32, seed=5))
+        backend.infer("48", feed_for(IDENTITY_FUSION_SPEC, 1, 48, 48))  # another context
+        backend.infer("32", feed_for(IDENTITY_FUSION_SPEC, 1, 32, 48))  # [1, 128] unchanged
+    assert calls["set_input_shape"] - before == inputs + (inputs - 1)
+
+
+def test_results_are_copies_that_later_calls_do_not_overwrite(trt10, tiers, tmp_path):
+    plan = build_plan(tmp_path, FUSION_SPEC, tiers)
+    with TensorRTBackend(plan, FUSION_SPEC, tiers, "fp32") as backend:
+        first = backend.infer("32", feed_for(FUSION_SPEC, 1, 32, 32, seed=1))["fused"]
+        kept = first.copy()
+        backend.infer("32", feed_for(FUSION_SPEC, 1, 32, 32, seed=2))
+        np.testing.assert_array_equal(first, kept)
+
+
+def test_a_shape_outside_the_tier_profile_raises(trt10, tiers, tmp_path):
+    plan = build_plan(tmp_path, FUSION_SPEC, tiers)
+    tier = tiers.by_name("32")
+    too_big = feed_for(FUSION_SPEC, 1, tier.max_shape[0] + 16, 32)
+    with TensorRTBackend(plan, FUSION_SPEC, tiers, "fp32") as backend:
+        with pytest.raises(InferenceInputError, match="tier 32 takes"):
+            backend.infer(tier, too_big)
+        # Past the protocol's own check, the engine's profile bounds still hold.
+        with pytest.raises(InferenceInputError, match="'composite' shape .* outside optimization"):
+            backend._infer_impl(tier, too_big)
+        fine = feed_for(FUSION_SPEC, 1, 32, 32)
+        assert backend.infer(tier, fine)["fused"].shape == (1, 3, 32, 32)
+
+
+def test_teardown_releases_in_tensorrt_order(emulated, tiers, tmp_path):
+    plan = build_plan(tmp_path, FUSION_SPEC, tiers)
+    backend = TensorRTBackend(plan, FUSION_SPEC, tiers, "fp32").activate()
+    backend.infer("48", feed_for(FUSION_SPEC, 1, 48, 48))
+    start = len(emulated.gpu.events)
+    backend.close()
+    events = emulated.gpu.events[start:]
+    contexts = len(tiers)
+    assert events[:contexts + 2] == ["context.destroy"] * contexts + ["engine.destroy",
+                                                                      "runtime.destroy"]
+    frees = events[contexts + 2:-2]
+    assert frees and set(frees) == {"free host", "free device"}
+    assert events[-2:] == ["pop", "detach"]
+    assert emulated.gpu.allocations == {} and emulated.gpu.retained == 0
+    assert emulated.gpu.stack() == []
+
+
+def test_inference_runs_from_worker_threads(trt10, tiers, tmp_path):
+    plan = build_plan(tmp_path, FUSION_SPEC, tiers)
+    feed = feed_for(FUSION_SPEC, 2, 48, 64)
+    backend = TensorRTBackend(plan, FUSION_SPEC, tiers, "fp32")
+    with ThreadPoolExecutor(1) as worker:
+        worker.submit(backend.activate).result()
+        expected = worker.submit(backend.infer, "48", feed).result()["fused"]
+    on_main = backend.infer("48", feed)["fused"]
+    other = threading.Thread(target=backend.close)
+    other.start()
+    other.join()
+    np.testing.assert_array_equal(on_main, expected)
+    assert not backend.is_active and trt10.gpu.retained == 0
+
+
+def test_memory_reports_weights_scratch_and_buffers(emulated, tiers, tmp_path):
+    plan = build_plan(tmp_path, IDENTITY_FUSION_SPEC, tiers)
+    with TensorRTBackend(plan, IDENTITY_FUSION_SPEC, tiers, "fp32") as backend:
+        memory = backend.memory()
+    assert memory.weights_bytes > 0
+    assert memory.shared_scratch_bytes == max(memory.scratch_bytes_per_tier.values())
+    assert set(memory.scratch_bytes_per_tier) == set(tiers.names())
+    expected_io = sum(2 * 4 * int(np.prod(shape)) for tier in tiers
+                      for shape in IDENTITY_FUSION_SPEC.max_shapes(tier).values())
+    assert memory.io_buffer_bytes == expected_io  # pinned + device, every tensor, every tier
+    per_profile = len(set(memory.scratch_bytes_per_tier.values())) > 1
+    assert per_profile == (not emulated.version.startswith("8."))  # 8.6 reports one size

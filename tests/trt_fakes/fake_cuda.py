@@ -1,0 +1,203 @@
+"""A fake ``pycuda`` whose "device" memory is host numpy memory at integer addresses.
+
+Like CUDA, allocations and copies need a context current on the calling thread (a
+per-thread stack), async copies run only when their stream synchronizes, and copies to or
+from the host must use page-locked memory. ``FakeGpu.counts`` counts allocations and
+``FakeGpu.events`` records releases in order, for the teardown and allocate-once checks.
+"""
+from __future__ import annotations
+
+import threading
+import types
+from collections import Counter
+
+import numpy as np
+
+ALIGNMENT = 256
+
+
+class FakeCudaError(RuntimeError):
+    pass
+
+
+class FakeGpu:
+    def __init__(self, name: str = "Emulated GPU", compute_capability=(8, 7)):
+        self.name, self.compute_capability = name, tuple(compute_capability)
+        self.allocations: dict[int, np.ndarray] = {}
+        self.streams: dict[int, FakeStream] = {}
+        self.counts: Counter = Counter()
+        self.events: list[str] = []
+        self.retained = 0
+        self._next_address = 0x7F00_0000
+        self._stacks = threading.local()
+
+    # -- contexts ----------------------------------------------------------------------
+    def stack(self) -> list:
+        if not hasattr(self._stacks, "contexts"):
+            self._stacks.contexts = []
+        return self._stacks.contexts
+
+    def require_context(self, what: str) -> None:
+        if not self.stack():
+            raise FakeCudaError(f"{what}: no CUDA context is current on this thread")
+
+    # -- memory ------------------------------------------------------------------------
+    def allocate(self, nbytes: int) -> int:
+        address = self._next_address
+        self._next_address += -(-max(nbytes, 1) // ALIGNMENT) * ALIGNMENT + ALIGNMENT
+        self.allocations[address] = np.zeros(nbytes, np.uint8)
+        return address
+
+    def release(self, address: int) -> None:
+        if self.allocations.pop(address, None) is None:
+            raise FakeCudaError(f"free of {address:#x}: not a live allocation")
+
+    def remaining(self, address: int) -> int:
+        """Bytes from ``address`` to the end of its live allocation."""
+        for base, storage in self.allocations.items():
+            if base <= address < base + max(storage.size, 1):
+                return base + storage.size - address
+        raise FakeCudaError(f"{address:#x} is not inside a live device allocation")
+
+    def view(self, address: int, nbytes: int) -> np.ndarray:
+        if nbytes > self.remaining(address):
+            raise FakeCudaError(f"access of {nbytes} bytes at {address:#x} overruns its allocation")
+        for base, storage in self.allocations.items():
+            if base <= address < base + max(storage.size, 1):
+                return storage[address - base:address - base + nbytes]
+        raise AssertionError("unreachable")
+
+
+class HostAllocation(bytearray):
+    def __init__(self, gpu: FakeGpu, nbytes: int):
+        super().__init__(nbytes)
+        self.gpu, self.freed = gpu, False
+
+    def free(self) -> None:
+        if self.freed:
+            raise FakeCudaError("pinned host memory freed twice")
+        self.freed = True
+        self.gpu.events.append("free host")
+
+
+class DeviceAllocation:
+    def __init__(self, gpu: FakeGpu, nbytes: int):
+        self.gpu, self.address = gpu, gpu.allocate(nbytes)
+
+    def __int__(self):
+        return self.address
+
+    def free(self) -> None:
+        self.gpu.release(self.address)
+        self.gpu.events.append("free device")
+
+
+class FakeStream:
+    def __init__(self, gpu: FakeGpu):
+        gpu.require_context("Stream()")
+        gpu.counts["Stream"] += 1
+        self.gpu, self.handle, self.queue = gpu, 0x5_0000 + len(gpu.streams) + 1, []
+        gpu.streams[self.handle] = self
+
+    def enqueue(self, work) -> None:
+        self.queue.append(work)
+
+    def synchronize(self) -> None:
+        self.gpu.require_context("Stream.synchronize")
+        work, self.queue = self.queue, []
+        for job in work:
+            job()
+
+
+class FakeContext:
+    """A retained primary context; ``pop`` pops whatever is current, as pycuda's does."""
+
+    def __init__(self, gpu: FakeGpu):
+        self.gpu, self.detached = gpu, False
+        gpu.retained += 1
+
+    def push(self) -> None:
+        if self.detached:
+            raise FakeCudaError("push of a detached context")
+        self.gpu.stack().append(self)
+
+    def pop(self) -> None:
+        if not self.gpu.stack():
+            raise FakeCudaError("cannot pop non-current context")
+        self.gpu.stack().pop()
+        self.gpu.events.append("pop")
+
+    def detach(self) -> None:
+        if self.detached:
+            raise FakeCudaError("cannot detach from invalid context")
+        self.detached = True
+        self.gpu.retained -= 1
+        self.gpu.events.append("detach")
+
+
+def _pinned(array: np.ndarray) -> HostAllocation | None:
+    owner = array
+    while isinstance(owner, np.ndarray):
+        owner = owner.base
+    return owner if isinstance(owner, HostAllocation) and not owner.freed else None
+
+
+def make_pycuda(gpu: FakeGpu) -> tuple[types.ModuleType, types.ModuleType]:
+    """(pycuda, pycuda.driver) modules backed by ``gpu``."""
+    driver = types.ModuleType("pycuda.driver")
+
+    class Device:
+        def __init__(self, index: int):
+            if index != 0:
+                raise FakeCudaError(f"invalid device ordinal {index}")
+
+        def name(self):
+            return gpu.name
+
+        def compute_capability(self):
+            return gpu.compute_capability
+
+        def retain_primary_context(self):
+            return FakeContext(gpu)
+
+    def mem_alloc(nbytes):
+        gpu.require_context("mem_alloc")
+        gpu.counts["mem_alloc"] += 1
+        return DeviceAllocation(gpu, int(nbytes))
+
+    def pagelocked_empty(shape, dtype):
+        gpu.require_context("pagelocked_empty")
+        gpu.counts["pagelocked_empty"] += 1
+        shape = (shape,) if np.isscalar(shape) else tuple(shape)
+        nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+        return np.ndarray(shape, dtype, buffer=HostAllocation(gpu, nbytes))
+
+    def memcpy_htod_async(dest, src, stream=None):
+        _check_copy(gpu, src, stream, "memcpy_htod_async")
+        flat = src.reshape(-1).view(np.uint8)
+        stream.enqueue(lambda: gpu.view(int(dest), flat.size).__setitem__(slice(None), flat))
+
+    def memcpy_dtoh_async(dest, src, stream=None):
+        _check_copy(gpu, dest, stream, "memcpy_dtoh_async")
+        flat = dest.reshape(-1).view(np.uint8)
+        stream.enqueue(lambda: flat.__setitem__(slice(None), gpu.view(int(src), flat.size)))
+
+    driver.__dict__.update(
+        init=lambda: None, Device=Device, Context=FakeContext, mem_alloc=mem_alloc,
+        pagelocked_empty=pagelocked_empty, memcpy_htod_async=memcpy_htod_async,
+        memcpy_dtoh_async=memcpy_dtoh_async, Stream=lambda: FakeStream(gpu),
+        get_version=lambda: (12, 4, 0), get_driver_version=lambda: 12040)
+    package = types.ModuleType("pycuda")
+    package.__path__ = []
+    package.driver = driver
+    return package, driver
+
+
+def _check_copy(gpu: FakeGpu, host: np.ndarray, stream, what: str) -> None:
+    gpu.require_context(what)
+    if not isinstance(stream, FakeStream):
+        raise FakeCudaError(f"{what} needs a stream, got {stream!r}")
+    if _pinned(host) is None:
+        raise FakeCudaError(f"{what} with pageable (not page-locked) host memory")
+    if not host.flags.c_contiguous:
+        raise FakeCudaError(f"{what} with non-contiguous host memory")
