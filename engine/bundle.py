@@ -111,9 +111,11 @@ class Bundle:
         return self.manifest.tiers
 
     def artifact_path(self, kind: str, precision: str, backend: str | None = None,
-                      verify: bool = True) -> Path:
-        """Path of the artifact of ``kind`` and ``precision``, checked against its sha256."""
-        matches = self.manifest.find(kind, precision, backend)
+                      verify: bool = True, file: str | None = None) -> Path:
+        """Path of the artifact of ``kind`` and ``precision`` (the newest, or the one named
+        ``file``), checked against its sha256."""
+        matches = [a for a in self.manifest.find(kind, precision, backend)
+                   if file is None or a.file == file]
         if not matches:
             have = sorted({f"{a.kind}/{a.precision}" for a in self.manifest.artifacts})
             raise BundleError(f"{self.directory}: no {kind} artifact for precision {precision} "

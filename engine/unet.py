@@ -5,18 +5,24 @@ import it. Inputs follow :data:`fuse_trt.engine.spec.FUSION_SPEC`: the colour-ma
 composite, the soft face mask and the context (target with the dilated mask zeroed), all
 [N, C, H, W] in 0..1. The output is the refined composite.
 
-Two heads share one encoder-decoder:
+Two heads:
 
-* a colour head predicts, per image, a 3x3 colour matrix, a bias, a per-channel gamma and a
-  per-channel linear illumination ramp, applied to the composite inside the mask. It can
-  correct colour and light but cannot invent texture, so it keeps the source identity.
-* a seam head predicts a free-form residual that is applied only in the feather band of the
-  mask, where blending towards the target is the point.
+* a colour head predicts, per image, a 3x3 colour matrix, a bias, a per-channel tone curve
+  (gamma), an additive ramp and a multiplicative shading ramp across the face, applied to the
+  composite inside the mask. It reads only statistics measured in the face's own whitened
+  frame (so they do not depend on the tier's resolution): per direction, the colour just
+  inside the face edge, the seam mismatch across the feather band, and the context outside
+  the hole. It can correct colour and light but cannot invent texture, so it keeps the
+  source identity.
+* a seam head reads the encoder-decoder's features and predicts a free-form residual that is
+  applied only in the feather band of the mask, where blending towards the target is the
+  point.
 
 The last layer of both heads starts at zero, so an untrained network returns the composite.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -25,19 +31,27 @@ from torch.nn import functional
 
 from fuse_trt.engine.spec import FUSION_SPEC, IDENTITY_FUSION_SPEC, ModelSpec
 
-COLOUR_PARAMS = 9 + 3 + 3 + 6  # matrix, bias, gamma, ramp (x and y per channel)
+COLOUR_PARAMS = 9 + 3 + 3 + 6 + 6  # matrix, bias, log-gamma, additive ramp, log-shading ramp
+_EPS = 1e-6
+_LOG_FLOOR = 0.02
+_COORD_LIMIT = 4.0  # whitened face coordinates are clamped here (the face edge is near 2)
 
 
 @dataclass(frozen=True)
 class UNetConfig:
     base_width: int = 16
     depth: int = 4
-    colour_hidden: int = 64
+    colour_hidden: int = 128
+    sectors: int = 8  # directions around the face in which the colour head compares the seam
     identity_channels: int = 0  # > 0: a second, static input [N, identity_channels]
 
     @property
     def stride(self) -> int:
         return 2 ** self.depth
+
+    @property
+    def colour_features(self) -> int:
+        return 12 * self.sectors + 12
 
     def spec(self) -> ModelSpec:
         base = IDENTITY_FUSION_SPEC if self.identity_channels else FUSION_SPEC
@@ -46,8 +60,8 @@ class UNetConfig:
 
 
 DEFAULT_UNET_CONFIG = UNetConfig()
-TINY_UNET_CONFIG = UNetConfig(base_width=4, depth=2, colour_hidden=8)
-TINY_IDENTITY_UNET_CONFIG = UNetConfig(base_width=4, depth=2, colour_hidden=8,
+TINY_UNET_CONFIG = UNetConfig(base_width=4, depth=2, colour_hidden=8, sectors=4)
+TINY_IDENTITY_UNET_CONFIG = UNetConfig(base_width=4, depth=2, colour_hidden=8, sectors=4,
                                        identity_channels=128)
 
 
@@ -59,8 +73,100 @@ def _conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
         nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True))
 
 
-def _masked_mean(image: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    return (image * weight).sum(dim=(2, 3)) / (weight.sum(dim=(2, 3)) + 1e-6)
+def _weighted_mean(image: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """[N, C, H, W] x [N, 1, H, W] -> [N, C]."""
+    return (image * weight).sum(dim=(2, 3)) / (weight.sum(dim=(2, 3)) + _EPS)
+
+
+def _expand(values: torch.Tensor) -> torch.Tensor:
+    return values[:, :, None, None]
+
+
+def face_frame(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pixel coordinates whitened by the mask's own centre and second moments: [N, 1, H, W] each.
+
+    The face ellipse becomes a circle of radius about 2 whatever its size, position and roll,
+    so everything the colour head measures and predicts is independent of the tier's scale.
+    """
+    ones = torch.ones_like(mask)  # coordinates from cumsum keep H and W dynamic in ONNX
+    dx = torch.cumsum(ones, dim=3)
+    dy = torch.cumsum(ones, dim=2)
+    dx = dx - _expand(_weighted_mean(dx, mask))
+    dy = dy - _expand(_weighted_mean(dy, mask))
+    sxx = _expand(_weighted_mean(dx * dx, mask)) + 1.0
+    syy = _expand(_weighted_mean(dy * dy, mask)) + 1.0
+    sxy = _expand(_weighted_mean(dx * dy, mask))
+    root_det = torch.sqrt((sxx * syy - sxy * sxy).clamp_min(_EPS))
+    trace_root = torch.sqrt(sxx + syy + 2.0 * root_det)
+    # Inverse of the symmetric square root of [[sxx, sxy], [sxy, syy]], in closed form.
+    scale = 1.0 / (trace_root * root_det)
+    a = ((syy + root_det) * dx - sxy * dy) * scale
+    b = ((sxx + root_det) * dy - sxy * dx) * scale
+    return a.clamp(-_COORD_LIMIT, _COORD_LIMIT), b.clamp(-_COORD_LIMIT, _COORD_LIMIT)
+
+
+def _sector_means(image: torch.Tensor, weight: torch.Tensor, sectors: torch.Tensor) -> torch.Tensor:
+    """Mean of ``image`` under ``weight`` in each direction: [N, C * K], channel-major."""
+    weights = (weight * sectors).flatten(2)  # [N, K, HW]
+    sums = torch.matmul(image.flatten(2), weights.transpose(1, 2))  # [N, C, K]
+    return (sums / (weights.sum(dim=2)[:, None, :] + _EPS)).flatten(1)
+
+
+def _std(image: torch.Tensor, weight: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
+    return torch.sqrt(_weighted_mean((image - _expand(mean)) ** 2, weight) + _EPS)
+
+
+def _seam_mismatch(composite: torch.Tensor, mask: torch.Tensor, band: torch.Tensor,
+                   sectors: torch.Tensor) -> torch.Tensor:
+    """Per direction, the slope of the composite against the mask across the feather band.
+
+    There ``composite = target + mask * (face - target)``, so the slope estimates how far the
+    pasted face's colour is from the target's at the seam (what Poisson blending corrects).
+    """
+    mean_m, mean_c = _sector_means(mask, band, sectors), _sector_means(composite, band, sectors)
+    mean_mc = _sector_means(composite * mask, band, sectors)
+    mean_mm = _sector_means(mask * mask, band, sectors)
+    # Means are [N, C * K] channel-major; the mask's K values repeat for the three channels.
+    var_m = (mean_mm - mean_m * mean_m).repeat(1, 3)
+    return (mean_mc - mean_m.repeat(1, 3) * mean_c) / (var_m + 1e-3)
+
+
+def colour_features(composite: torch.Tensor, mask: torch.Tensor, context: torch.Tensor,
+                    a: torch.Tensor, b: torch.Tensor, count: int) -> torch.Tensor:
+    """What the colour head sees, per direction around the face: the colour just inside the
+    face edge, the seam mismatch, and log ratios of the feather band and of a ring of context
+    outside the hole to the inside; plus mean and spread of the face and of the ring."""
+    radius = torch.sqrt(a * a + b * b + _EPS)
+    angles = [2.0 * math.pi * k / count for k in range(count)]
+    sectors = torch.cat([functional.relu((a * math.cos(t) + b * math.sin(t)) / radius) ** 2
+                         for t in angles], dim=1)
+    valid = (context.sum(dim=1, keepdim=True) * 100.0).clamp(0.0, 1.0)
+    rim = mask ** 4 * ((radius - 1.2) * 2.0).clamp(0.0, 1.0)
+    band = 4.0 * mask * (1.0 - mask)
+    ring = valid * (1.0 - mask) * (1.0 - (radius - 3.2).abs() / 1.2).clamp(0.0, 1.0)
+    rim_log = torch.log(_sector_means(composite, rim, sectors) + _LOG_FLOOR)
+    core_mean, ring_mean = _weighted_mean(composite, mask), _weighted_mean(context, ring)
+    # Log ratios: a shading ramp across the face shows up linearly in them.
+    return torch.cat([rim_log, torch.log(_sector_means(composite, band, sectors) + _LOG_FLOOR)
+                      - rim_log,
+                      torch.log(_sector_means(context, ring, sectors) + _LOG_FLOOR) - rim_log,
+                      _seam_mismatch(composite, mask, band, sectors),
+                      core_mean, _std(composite, mask, core_mean),
+                      ring_mean, _std(context, ring, ring_mean)], dim=1)
+
+
+def apply_colour(image: torch.Tensor, params: torch.Tensor, a: torch.Tensor,
+                 b: torch.Tensor) -> torch.Tensor:
+    """Tone curve, 3x3 colour matrix, shading and additive ramps in face coordinates, bias."""
+    batch = params.shape[0]
+    matrix = params[:, :9].reshape(batch, 3, 3) + torch.eye(3, dtype=params.dtype)
+    bias, gamma = _expand(params[:, 9:12]), torch.exp(_expand(params[:, 12:15]))
+    ramp = _expand(params[:, 15:18]) * a + _expand(params[:, 18:21]) * b
+    shading = torch.exp((_expand(params[:, 21:24]) * a + _expand(params[:, 24:27]) * b)
+                        .clamp(-2.0, 2.0))
+    toned = image.clamp(1e-4, 1.0) ** gamma
+    mixed = torch.einsum("bij,bjhw->bihw", matrix, toned)
+    return mixed * shading + ramp + bias
 
 
 class FusionUNet(nn.Module):
@@ -80,7 +186,8 @@ class FusionUNet(nn.Module):
         self.identity_film = (nn.Linear(config.identity_channels, 2 * widths[-1])
                               if config.identity_channels else None)
         self.colour_head = nn.Sequential(
-            nn.Linear(widths[-1] + 9, config.colour_hidden), nn.ReLU(inplace=True),
+            nn.Linear(config.colour_features, config.colour_hidden), nn.ReLU(inplace=True),
+            nn.Linear(config.colour_hidden, config.colour_hidden), nn.ReLU(inplace=True),
             nn.Linear(config.colour_hidden, COLOUR_PARAMS))
         self.seam_head = nn.Conv2d(widths[0], 3, 3, padding=1)
         for layer in (self.colour_head[-1], self.seam_head):
@@ -89,6 +196,21 @@ class FusionUNet(nn.Module):
 
     def forward(self, composite: torch.Tensor, mask: torch.Tensor, context: torch.Tensor,
                 identity: torch.Tensor | None = None) -> torch.Tensor:
+        seam = 4.0 * mask * (1.0 - mask) * self.seam_head(
+            self.trunk(composite, mask, context, identity))
+        return (self.colour_corrected(composite, mask, context) + seam).clamp(0.0, 1.0)
+
+    def colour_corrected(self, composite: torch.Tensor, mask: torch.Tensor,
+                         context: torch.Tensor) -> torch.Tensor:
+        """The composite with the colour head's correction applied inside the mask."""
+        a, b = face_frame(mask)
+        features = colour_features(composite, mask, context, a, b, self.config.sectors)
+        corrected = apply_colour(composite, self.colour_head(features), a, b)
+        return composite + mask * (corrected - composite)
+
+    def trunk(self, composite: torch.Tensor, mask: torch.Tensor, context: torch.Tensor,
+              identity: torch.Tensor | None = None) -> torch.Tensor:
+        """Full-resolution features of the encoder-decoder (what the seam head reads)."""
         features = torch.cat([composite, mask, context], dim=1)
         skips = []
         for encoder in self.encoders:
@@ -99,32 +221,10 @@ class FusionUNet(nn.Module):
         if self.identity_film is not None:
             scale, shift = self.identity_film(identity)[:, :, None, None].chunk(2, dim=1)
             features = features * (1 + scale) + shift
-        pooled = features.mean(dim=(2, 3))
         for decoder, skip in zip(self.decoders, reversed(skips)):
             features = functional.interpolate(features, scale_factor=2.0, mode="nearest")
             features = decoder(torch.cat([features, skip], dim=1))
-        stats = torch.cat([_masked_mean(composite, mask), _masked_mean(context, 1 - mask),
-                           _masked_mean(composite * composite, mask)], dim=1)
-        corrected = self._apply_colour(composite, self.colour_head(torch.cat([pooled, stats], 1)))
-        seam_weight = 4.0 * mask * (1.0 - mask)
-        fused = composite + mask * (corrected - composite) + seam_weight * self.seam_head(features)
-        return fused.clamp(0.0, 1.0)
-
-    @staticmethod
-    def _apply_colour(image: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
-        batch = params.shape[0]
-        matrix = params[:, :9].reshape(batch, 3, 3) + torch.eye(3, dtype=params.dtype)
-        bias = params[:, 9:12][:, :, None, None]
-        gamma = torch.exp(params[:, 12:15])[:, :, None, None]
-        ramp_x = params[:, 15:18][:, :, None, None]
-        ramp_y = params[:, 18:21][:, :, None, None]
-        ones = torch.ones_like(image[:, :1])
-        # Normalised coordinates in -0.5..0.5, computed from the tensor so H and W stay dynamic.
-        grid_y = torch.cumsum(ones, dim=2) / ones.sum(dim=2, keepdim=True) - 0.5
-        grid_x = torch.cumsum(ones, dim=3) / ones.sum(dim=3, keepdim=True) - 0.5
-        toned = image.clamp(1e-4, 1.0) ** gamma
-        mixed = torch.einsum("bij,bjhw->bihw", matrix, toned)
-        return mixed + bias + ramp_x * grid_x + ramp_y * grid_y
+        return features
 
 
 def load_fusion_unet(config: UNetConfig, weights_path=None) -> FusionUNet:

@@ -17,7 +17,8 @@ from fuse_trt.engine.bundle import Bundle
 from fuse_trt.engine.faces import (DetectorConfig, Face, FaceDetector, IdentityEncoder,
                                    PROFILE_YAW_THRESHOLD, yaw_ratio)
 from fuse_trt.errors import FuseTrtError, NoFaceError
-from fuse_trt.fusion_steps import FacePrep, prepare_face, refine_batch
+from fuse_trt.engine.fusion_input import FacePrep, prepare_face
+from fuse_trt.fusion_steps import refine_batch
 from fuse_trt.models import default_bundle_dir
 from fuse_trt.runtime.protocol import Backend
 from fuse_trt.runtime.select import open_backend

@@ -4,12 +4,17 @@ User errors (FuseTrtError, bad options) print one line and exit non-zero; no tra
 """
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from pathlib import Path
 
 import click
 
+from fuse_trt.commands.bench import bench_command
+from fuse_trt.commands.calibrate import calibrate_command, int8_build_options, int8_options
+from fuse_trt.commands.stream import stream_command
+from fuse_trt.commands.train import train_command
 from fuse_trt.errors import FuseTrtError
 
 BACKENDS = ["auto", "onnxruntime", "torch", "tensorrt"]
@@ -85,6 +90,36 @@ def fuse(source: str, target: str, output: Path, bundle: Path | None, backend: s
     click.echo(f"wrote {output}")
 
 
+def tensorrt_build_options(command):
+    """TensorRT options of `fuse-trt build`; :func:`tensorrt_config` makes the typed config."""
+    options = [
+        click.option("--workspace-mib", type=click.IntRange(16), default=1024, show_default=True,
+                     help="TensorRT: builder workspace limit."),
+        click.option("--strongly-typed", is_flag=True,
+                     help="TensorRT 10.x: build strongly typed from an FP16 / Q/DQ ONNX "
+                     "(always so on 11.x)."),
+        click.option("--hardware-compat", is_flag=True,
+                     help="TensorRT: one plan for every Ampere-or-newer GPU (where supported)."),
+        click.option("--version-compatible", is_flag=True,
+                     help="TensorRT: a plan that later TensorRT of the same major can load."),
+        click.option("--dla-core", type=click.IntRange(0), default=None,
+                     help="TensorRT on Jetson Orin: DLA core for the --dla-tiers."),
+        click.option("--dla-tiers", default="", metavar="TIER,...",
+                     help="TensorRT: tiers built into a static-shape DLA plan with GPU fallback."),
+    ]
+    return functools.reduce(lambda wrapped, option: option(wrapped), reversed(options), command)
+
+
+def tensorrt_config(workspace_mib: int, strongly_typed: bool, hardware_compat: bool,
+                    version_compatible: bool, dla_core: int | None, dla_tiers: str):
+    from fuse_trt.build_engine.tensorrt_config import TensorRTBuildConfig
+
+    return TensorRTBuildConfig(
+        workspace_bytes=workspace_mib << 20, strongly_typed=strongly_typed,
+        hardware_compat=hardware_compat, version_compatible=version_compatible,
+        dla_core=dla_core, dla_tiers=tuple(t.strip() for t in dla_tiers.split(",") if t.strip()))
+
+
 @cli.command()
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
               help="Bundle directory to create or extend.")
@@ -99,16 +134,23 @@ def fuse(source: str, target: str, output: Path, bundle: Path | None, backend: s
               help="ONNX opset (17 parses on TensorRT 8.6 / JetPack 6.0).")
 @click.option("--weights", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="FusionUNet weights (.safetensors); default: the shipped model.")
+@int8_build_options
+@tensorrt_build_options
 def build(output: Path, backend: str, precision: str, tier_edges: str, max_batch: int,
-          opset: int, weights: Path | None) -> None:
+          opset: int, weights: Path | None, **options) -> None:
     """Export the fusion UNet to ONNX and build the artifacts for a backend and precision."""
-    from fuse_trt.build_engine.bundle_builder import BuildConfig, build_bundle
+    from fuse_trt.build import build_bundle
+    from fuse_trt.build_engine.bundle_builder import BuildConfig
 
     if weights is not None and not weights.is_file():
         raise FuseTrtError(f"{weights}: weights file not found")
-    config = BuildConfig(backend=backend, precision=precision,
-                         tier_short_edges=parse_tiers(tier_edges), max_batch=max_batch,
-                         opset=opset, weights=weights)
+    int8_keys = ("keep_fp", "int8_ops", "gate_psnr", "gate_residual_ratio", "calibration_dir",
+                 "calibration_size", "calibration_seed")
+    config = BuildConfig(
+        backend=backend, precision=precision, tier_short_edges=parse_tiers(tier_edges),
+        max_batch=max_batch, opset=opset, weights=weights,
+        int8=int8_options(**{key: options.pop(key) for key in int8_keys}),
+        tensorrt=tensorrt_config(**options))
     bundle = build_bundle(output, config)
     click.echo(f"bundle {bundle.directory}: " + ", ".join(
         f"{a.file} ({a.kind}/{a.precision})" for a in bundle.manifest.artifacts))
@@ -121,6 +163,10 @@ def info(bundle: Path | None) -> None:
     from fuse_trt.info import describe
 
     click.echo(describe(bundle))
+
+
+for command in (calibrate_command, bench_command, stream_command, train_command):
+    cli.add_command(command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,9 +1,11 @@
 """Pick and open a backend for a bundle: ``auto`` prefers TensorRT, then ONNX Runtime."""
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import logging
 from enum import Enum
+from pathlib import Path
 
 from fuse_trt.engine.bundle import Bundle
 from fuse_trt.errors import BackendUnavailableError, BundleError
@@ -73,8 +75,24 @@ def open_backend(bundle: Bundle, backend: str = "auto", precision: str = "fp32")
         return _torch_backend(bundle, precision)
     from fuse_trt.runtime.tensorrt_backend import TensorRTBackend
 
-    plan = bundle.artifact_path("plan", precision, "tensorrt")
-    return TensorRTBackend(plan, bundle.spec, bundle.tiers, precision)
+    return TensorRTBackend(tensorrt_plan_path(bundle, precision), bundle.spec, bundle.tiers,
+                           precision)
+
+
+def tensorrt_plan_path(bundle: Bundle, precision: str) -> Path:
+    """The GPU (not DLA) plan built with the installed TensorRT, else the newest GPU plan;
+    the backend's sidecar check then says what does not match and how to rebuild."""
+    plans = [a for a in bundle.manifest.find("plan", precision, "tensorrt")
+             if a.details.get("dla_core") is None]
+    try:
+        installed = importlib.metadata.version("tensorrt")
+    except importlib.metadata.PackageNotFoundError:
+        installed = None
+    matching = [a for a in plans if a.details.get("tensorrt_version") == installed]
+    chosen = (matching or plans or [None])[-1]
+    if chosen is None:
+        return bundle.artifact_path("plan", precision, "tensorrt")  # raises with the build hint
+    return bundle.artifact_path("plan", precision, "tensorrt", file=chosen.file)
 
 
 def _torch_backend(bundle: Bundle, precision: str) -> Backend:

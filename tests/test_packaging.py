@@ -1,4 +1,5 @@
 """Packaging: one namespace, nothing generic in site-packages, light imports, every --help."""
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -27,9 +28,14 @@ def run_python(code: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
+    # Build from a clean copy: setuptools' build/ folder in a work tree can hold stale files.
+    source = tmp_path_factory.mktemp("source") / "fuse-trt"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis",
+        "out", "benchmarks", "docs", "tests"))
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(out), str(REPO)], check=True, capture_output=True, timeout=300)
+                    "-q", "-w", str(out), str(source)], check=True, capture_output=True, timeout=300)
     return next(out.glob("fuse_trt-*.whl"))
 
 

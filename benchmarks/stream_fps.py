@@ -1,0 +1,160 @@
+"""Sustained frame rate of `fuse-trt stream` on this machine's CPU.
+
+For each stream (640x480 and 1280x720) and face count (1, and 4 made by tiling the sample
+photo 2x2) a slowly panning MJPG video is generated, then run through the real pipeline
+(decode -> detect -> fuse -> encode to .mp4) with the default model on ONNX Runtime.
+"Sustained" fps counts from the first frame written to the last, so model loading and the
+pipeline filling up are left out; the per-stage times are means per frame.
+
+    python benchmarks/stream_fps.py                  # writes benchmarks/stream/stream_fps.{json,md}
+    python benchmarks/stream_fps.py --frames 8 --blend classic --out /tmp/bench
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from fuse_trt.api import FaceFusion, FusionConfig
+from fuse_trt.engine.faces import load_sample
+from fuse_trt.stream import Pipeline, StreamConfig, VideoSource, open_sink
+
+SIZES = ((640, 480), (1280, 720))
+FACE_COUNTS = (1, 4)
+PAN_PX_PER_FRAME = 1
+
+
+def tile(photo: np.ndarray, width: int, height: int, shift: int) -> np.ndarray:
+    """``photo`` scaled to ``height`` on a grey ``width`` x ``height`` canvas, moved by ``shift``."""
+    scaled = cv2.resize(photo, (height, height), interpolation=cv2.INTER_AREA)
+    canvas = np.full((height, width, 3), 96, np.uint8)
+    x0 = (width - height) // 2 + shift
+    left, right = max(x0, 0), min(x0 + height, width)
+    canvas[:, left:right] = scaled[:, left - x0:right - x0]
+    return canvas
+
+
+def frame(photo: np.ndarray, size: tuple[int, int], faces: int, index: int) -> np.ndarray:
+    width, height = size
+    shift = PAN_PX_PER_FRAME * index - 20
+    if faces == 1:
+        return tile(photo, width, height, shift)
+    one = tile(photo, width // 2, height // 2, shift // 2)
+    return np.vstack([np.hstack([one, one])] * 2)
+
+
+def write_input(path: Path, photo: np.ndarray, size: tuple[int, int], faces: int,
+                frames: int) -> Path:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, size)
+    for index in range(frames):
+        writer.write(cv2.cvtColor(frame(photo, size, faces, index), cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
+
+
+def busy_cpu_s() -> float:
+    """CPU seconds all processes have spent busy since boot, from /proc/stat."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, idle, iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_s() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def run_one(fusion: FaceFusion, video: Path, output: Path) -> dict:
+    """One stream, with the share of the CPUs other processes used meanwhile (contention)."""
+    load_before, busy_before, own_before = os.getloadavg()[0], busy_cpu_s(), own_cpu_s()
+    with VideoSource(video) as source:
+        pipeline = Pipeline(fusion, source, open_sink(output, source.info.fps),
+                            StreamConfig(face="all"))
+        stats = pipeline.run()
+    others = (busy_cpu_s() - busy_before) - (own_cpu_s() - own_before)
+    result = stats.to_dict()
+    result["load_1min_before"], result["load_1min_after"] = load_before, os.getloadavg()[0]
+    result["others_cpu_share"] = round(max(others, 0.0) / (stats.wall_s * os.cpu_count()), 3)
+    return result
+
+
+def markdown(rows: list[dict], meta: dict) -> str:
+    lines = [f"# Stream fps on CPU ({meta['blend']}, {meta['backend']})", "",
+             f"{meta['cpu']}, {meta['cores']} cores; onnxruntime {meta['onnxruntime']}, "
+             f"OpenCV {meta['opencv']}; {meta['frames']} frames per row; {meta['date']}.",
+             f"Command: `{meta['command']}`", "",
+             "| stream | faces | sustained fps | fps (with start-up) | decode ms | detect ms "
+             "| fuse ms | encode ms | load 1 min | other processes' CPU |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        stages = row["stages"]
+        lines.append(
+            f"| {row['width']}x{row['height']} | {row['faces']} | {row['sustained_fps']:.2f} "
+            f"| {row['fps']:.2f} | {stages['decode']['mean_ms']:.1f} "
+            f"| {stages['detect']['mean_ms']:.1f} | {stages['fuse']['mean_ms']:.1f} "
+            f"| {stages['encode']['mean_ms']:.1f} "
+            f"| {row['load_1min_before']:.2f} -> {row['load_1min_after']:.2f} "
+            f"| {100 * row['others_cpu_share']:.0f}% |")
+    lines += ["", "The stages run on their own threads, so fps is set by the slowest stage "
+              "(fuse: region crop, colour transfer, UNet, paste) rather than their sum. The 4 "
+              "faces of a frame go through the UNet as one batch per tier. The load average "
+              "includes this benchmark's own threads; the last column is the share of all CPUs "
+              "that other processes used during the row (0% = an idle machine)."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=24)
+    parser.add_argument("--blend", default="unet", choices=["unet", "classic", "seamless"])
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "stream")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    photo = load_sample("astronaut")
+    rows = []
+    with FaceFusion(FusionConfig(blend=args.blend, face="all")) as fusion, \
+            tempfile.TemporaryDirectory() as scratch:
+        fusion.set_source(load_sample("grace_hopper"))
+        for size in SIZES:
+            for faces in FACE_COUNTS:
+                video = write_input(Path(scratch) / "in.avi", photo, size, faces, args.frames)
+                row = run_one(fusion, video, Path(scratch) / "out.mp4")
+                row["faces"] = faces
+                rows.append(row)
+                print(f"{size[0]}x{size[1]} faces={faces}: {row['sustained_fps']:.2f} fps "
+                      f"(faces fused {row['faces_fused']}, load {row['load_1min_after']:.2f})")
+        backend = fusion.backend.name if fusion.backend is not None else "none"
+    meta = {"blend": args.blend, "backend": backend, "frames": args.frames,
+            "cpu": _cpu_name(), "cores": os.cpu_count(),
+            "onnxruntime": _version("onnxruntime"), "opencv": cv2.__version__,
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "command": f"python benchmarks/stream_fps.py --frames {args.frames} "
+                       f"--blend {args.blend}"}
+    stem = "stream_fps" if args.blend == "unet" else f"stream_fps_{args.blend}"
+    (args.out / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
+    (args.out / f"{stem}.md").write_text(markdown(rows, meta))
+    print(f"wrote {args.out / stem}.json and .md")
+
+
+def _cpu_name() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.machine()
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import version
+
+    return version(package)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""CPU INT8 for ONNX Runtime: static QDQ quantization, gated against FP32, into the bundle.
+
+``build_ort_int8`` is what `fuse-trt build --backend onnxruntime --precision int8` runs. The
+INT8 file is written under a temporary name, gated, and only then renamed and recorded, so a
+failed gate leaves the bundle as it was.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from pathlib import Path
+
+from fuse_trt.calibration.cache import cached_samples
+from fuse_trt.calibration.dataset import CalibrationSample, Progress
+from fuse_trt.calibration.gate import GateConfig, GateReport, compare, enforce
+from fuse_trt.calibration.options import Int8Options
+from fuse_trt.calibration.quantize import edge_conv_names, quantize_qdq
+from fuse_trt.engine.bundle import Bundle
+from fuse_trt.engine.spec import ModelSpec
+from fuse_trt.engine.tiers import TierTable
+from fuse_trt.runtime.onnxruntime_backend import OnnxRuntimeBackend
+
+log = logging.getLogger("fuse_trt")
+
+INT8_ONNX_NAME = "model.int8.onnx"
+
+
+def progress_bar(description: str) -> Progress:
+    """A tqdm bar on stderr that switches itself off when stderr is not a terminal."""
+    from tqdm import tqdm
+
+    return functools.partial(tqdm, desc=description, unit="image", disable=None, leave=False)
+
+
+def single_batch(tiers: TierTable) -> TierTable:
+    """The same tiers with a batch range of 1 (the gate and benchmarks feed one image)."""
+    return replace(tiers, tiers=tuple(replace(tier, max_batch=1, opt_batch=1) for tier in tiers))
+
+
+def gate_onnx(fp32_path: Path, int8_path: Path, spec: ModelSpec, tiers: TierTable,
+              samples: list[CalibrationSample], config: GateConfig = GateConfig()) -> GateReport:
+    """The gate with both models on ONNX Runtime (CPU); buffers sized for batch 1 only."""
+    tiers = single_batch(tiers)
+    with OnnxRuntimeBackend(fp32_path, spec, tiers) as reference, \
+            OnnxRuntimeBackend(int8_path, spec, tiers, precision="int8") as candidate:
+        return compare(reference, candidate, samples, config)
+
+
+def quantize_and_gate(bundle: Bundle, file_name: str, options: Int8Options,
+                      check: Callable[[Path], None] | None = None) -> tuple[Path, GateReport]:
+    """Quantize the bundle's FP32 ONNX into ``file_name`` if it passes ``check`` and the gate."""
+    fp32_path = bundle.artifact_path("onnx", "fp32")
+    spec, tiers = bundle.spec, bundle.tiers
+    samples = cached_samples(options.cache_dir, spec, tiers, options.calibration, "calibration",
+                             progress_bar("calibration set"))
+    held_out = cached_samples(options.cache_dir, spec, tiers, options.calibration, "held_out",
+                              progress_bar("held-out set"))
+    final_path = bundle.directory / file_name
+    temp_path = bundle.directory / f".{file_name}.tmp"
+    try:
+        quantize_qdq(fp32_path, temp_path, samples, spec.input_names, options.quantize,
+                     progress_bar("calibrating"))
+        if check is not None:
+            check(temp_path)
+        report = gate_onnx(fp32_path, temp_path, spec, tiers, held_out, options.gate)
+        enforce(report, file_name, edge_conv_names(fp32_path))
+        os.replace(temp_path, final_path)
+    finally:
+        temp_path.unlink(missing_ok=True)
+    return final_path, report
+
+
+def artifact_details(options: Int8Options, report: GateReport) -> dict:
+    return {**options.quantize.describe(), "calibration": asdict(options.calibration),
+            "gate": report.to_json()}
+
+
+def build_ort_int8(bundle: Bundle, options: Int8Options = Int8Options()) -> Bundle:
+    """Add ``model.int8.onnx`` (kind onnx, precision int8) to the bundle."""
+    path, report = quantize_and_gate(bundle, INT8_ONNX_NAME, options)
+    log.info("INT8 model %s passed the gate", path)
+    return bundle.add_artifact(path, "onnx", "int8", backend="onnxruntime",
+                               details=artifact_details(options, report))

@@ -1,0 +1,101 @@
+"""Which (backend, precision, tier) combinations a benchmark run measures, and why others not."""
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+
+from fuse_trt.engine.bundle import Bundle
+from fuse_trt.engine.tiers import TierSpec
+from fuse_trt.errors import FuseTrtError
+from fuse_trt.runtime.select import PRECISION_CHOICES, available_backends
+
+BENCH_BACKENDS = ("tensorrt", "onnxruntime", "torch")
+
+
+@dataclass(frozen=True)
+class Combination:
+    backend: str
+    precision: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.backend}/{self.precision}"
+
+
+def _cuda_for_torch() -> bool:
+    if importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def why_not(bundle: Bundle, backend: str, precision: str) -> str | None:
+    """None if ``backend`` can run ``precision`` from ``bundle`` here, else the reason."""
+    if backend not in available_backends():
+        return f"{backend} is not installed"
+    manifest = bundle.manifest
+    if backend == "onnxruntime" and not manifest.find("onnx", precision):
+        return f"the bundle has no {precision} ONNX (fuse-trt build --precision {precision})"
+    if backend == "tensorrt" and not manifest.find("plan", precision, "tensorrt"):
+        return f"the bundle has no {precision} TensorRT plan"
+    if backend == "torch":
+        if manifest.unet_config is None or not manifest.find("weights", "fp32"):
+            return "the bundle holds no FusionUNet weights for the PyTorch path"
+        if precision == "int8":
+            return "the PyTorch reference path has no int8"
+        if precision == "fp16" and not _cuda_for_torch():
+            return "the PyTorch path runs fp16 only on a CUDA device"
+    return None
+
+
+def _default_precisions(bundle: Bundle, backend: str) -> list[str]:
+    return [precision for precision in PRECISION_CHOICES
+            if why_not(bundle, backend, precision) is None]
+
+
+def plan_combinations(bundle: Bundle, backends: tuple[str, ...] | None,
+                      precisions: tuple[str, ...] | None
+                      ) -> tuple[list[Combination], list[dict]]:
+    """The combinations to run, and ``{backend, precision, reason}`` for each one left out.
+
+    ``backends`` None: every installed backend; ``precisions`` None: every precision the
+    bundle holds for that backend (an explicit list is crossed with the backends).
+    """
+    for name in (*(backends or ()), *(precisions or ())):
+        if name not in (*BENCH_BACKENDS, *PRECISION_CHOICES):
+            raise FuseTrtError(f"unknown backend or precision {name!r}; backends: "
+                               f"{', '.join(BENCH_BACKENDS)}; precisions: "
+                               f"{', '.join(PRECISION_CHOICES)}")
+    chosen, skipped = [], []
+    for backend in backends or [b for b in BENCH_BACKENDS if b in available_backends()]:
+        wanted = precisions or _default_precisions(bundle, backend)
+        for precision in wanted:
+            reason = why_not(bundle, backend, precision)
+            if reason is None:
+                chosen.append(Combination(backend, precision))
+            else:
+                skipped.append({"backend": backend, "precision": precision, "reason": reason})
+    if not chosen:
+        raise FuseTrtError("nothing to benchmark: " + "; ".join(
+            f"{s['backend']}/{s['precision']}: {s['reason']}" for s in skipped))
+    return chosen, skipped
+
+
+def select_tiers(bundle: Bundle, short_edges: tuple[int, ...] | None) -> list[TierSpec]:
+    if not short_edges:
+        return list(bundle.tiers)
+    by_edge = {tier.short_edge: tier for tier in bundle.tiers}
+    missing = [edge for edge in short_edges if edge not in by_edge]
+    if missing:
+        raise FuseTrtError(f"tiers {missing} are not in the bundle; it has "
+                           f"{sorted(by_edge)}")
+    return [by_edge[edge] for edge in short_edges]
+
+
+def reference_combination(combinations: list[Combination]) -> Combination | None:
+    """The plain PyTorch path the ratios are against: FP16 on a GPU, else FP32."""
+    for precision in ("fp16", "fp32"):
+        if Combination("torch", precision) in combinations:
+            return Combination("torch", precision)
+    return None

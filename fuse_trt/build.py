@@ -1,0 +1,118 @@
+"""`fuse-trt build`: export -> reduced-precision ONNX -> TensorRT plans, into one bundle.
+
+The package root composes the build steps because they span subpackages: export and the
+TensorRT builder (build_engine), INT8 calibration (calibration). An existing bundle built
+from the same model and tiers is extended instead of rebuilt.
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from fuse_trt.build_engine.bundle_builder import BuildConfig, export_fp32
+from fuse_trt.engine.bundle import Bundle
+from fuse_trt.engine.tiers import TierTable
+from fuse_trt.errors import FuseTrtError
+
+log = logging.getLogger("fuse_trt")
+
+FP16_ONNX_NAME = "model.fp16.onnx"
+
+
+def build_bundle(out_dir: Path, config: BuildConfig) -> Bundle:
+    """Build (or extend) the bundle at ``out_dir`` for ``config.backend``/``config.precision``."""
+    if config.backend not in ("onnxruntime", "tensorrt"):
+        raise FuseTrtError(f"cannot build for backend {config.backend!r}; "
+                           "choose onnxruntime or tensorrt")
+    out_dir = Path(out_dir)
+    bundle = _reusable_bundle(out_dir, config) or _export_into_place(out_dir, config)
+    if config.backend == "tensorrt":
+        return build_tensorrt(bundle, config)
+    if config.precision == "fp16":
+        return add_fp16_onnx(bundle)
+    if config.precision == "int8":
+        from fuse_trt.calibration.options import Int8Options
+        from fuse_trt.calibration.ort_int8 import build_ort_int8
+
+        return build_ort_int8(bundle, config.int8 or Int8Options())
+    return bundle
+
+
+def add_fp16_onnx(bundle: Bundle) -> Bundle:
+    """The FP16 ONNX (I/O kept FP32): ONNX Runtime fp16, and TensorRT 11.x's FP16 input."""
+    from fuse_trt.build_engine.fp16_onnx import fp16_onnx
+
+    path = bundle.directory / FP16_ONNX_NAME
+    if not bundle.manifest.find("onnx", "fp16") or not path.is_file():
+        fp16_onnx(bundle.artifact_path("onnx", "fp32"), path)
+    return bundle.add_artifact(path, "onnx", "fp16")
+
+
+def build_tensorrt(bundle: Bundle, config: BuildConfig) -> Bundle:
+    """Plans for the installed TensorRT and GPU, recorded with their sidecars and caches."""
+    from fuse_trt.build_engine.tensorrt_builder import build_tensorrt_plans
+    from fuse_trt.build_engine.tensorrt_config import TensorRTBuildConfig
+    from fuse_trt.runtime.plan_sidecar import PlanSidecar, sidecar_path
+    from fuse_trt.runtime.trt_compat import load_tensorrt
+
+    compat = load_tensorrt()
+    trt_config = replace(config.tensorrt or TensorRTBuildConfig(), precision=config.precision,
+                         max_batch=config.max_batch)
+    if config.precision == "int8":
+        bundle, trt_config = _with_int8_inputs(bundle, config, compat, trt_config)
+    plans = build_tensorrt_plans(bundle.directory, bundle.artifact_path("onnx", "fp32"),
+                                 bundle.spec, bundle.tiers, trt_config)
+    for plan in plans:
+        sidecar = PlanSidecar.read(sidecar_path(plan))
+        details = {"tensorrt_version": sidecar.tensorrt_version, "gpu_name": sidecar.gpu_name,
+                   "compute_capability": list(sidecar.compute_capability),
+                   "dla_core": sidecar.dla_core, "tiers": sorted(sidecar.profiles)}
+        bundle = bundle.add_artifact(plan, "plan", config.precision, "tensorrt", details)
+        bundle = bundle.add_artifact(sidecar_path(plan), "plan-sidecar", config.precision,
+                                     "tensorrt")
+    for cache in sorted(bundle.directory.glob("timing-cache.*.bin")):
+        bundle = bundle.add_artifact(cache, "timing-cache", "any", "tensorrt")
+    if (bundle.directory / FP16_ONNX_NAME).is_file():
+        bundle = bundle.add_artifact(bundle.directory / FP16_ONNX_NAME, "onnx", "fp16")
+    return bundle
+
+
+def _with_int8_inputs(bundle: Bundle, config: BuildConfig, compat, trt_config):
+    """The calibrator (implicit INT8) or the Q/DQ ONNX (explicit) this TensorRT takes."""
+    from fuse_trt.calibration.options import Int8Options
+    from fuse_trt.calibration.tensorrt_int8 import tensorrt_int8_inputs
+
+    gpu_tiers = [tier for tier in bundle.tiers if tier.name not in trt_config.dla_tiers]
+    bundle, keywords = tensorrt_int8_inputs(bundle, compat, config.int8 or Int8Options(),
+                                            trt_config.strongly_typed, gpu_tiers[0])
+    return bundle, replace(trt_config, **keywords)
+
+
+def _reusable_bundle(out_dir: Path, config: BuildConfig) -> Bundle | None:
+    """An existing bundle at ``out_dir`` built from the same model and tiers, else None."""
+    if not (out_dir / "manifest.json").is_file() or config.weights or config.unet_config:
+        return None
+    bundle = Bundle.load(out_dir)
+    tiers = TierTable.from_short_edges(config.tier_short_edges, stride=bundle.spec.stride,
+                                       max_batch=config.max_batch)
+    if bundle.tiers != tiers or not bundle.manifest.find("onnx", "fp32"):
+        return None
+    log.info("extending the existing bundle %s", out_dir)
+    return bundle
+
+
+def _export_into_place(out_dir: Path, config: BuildConfig) -> Bundle:
+    """Export into a sibling temp directory, then swap it in, so a failure loses nothing."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        export_fp32(staging, config)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        staging.rename(out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return Bundle.load(out_dir)

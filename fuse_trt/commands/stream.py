@@ -1,0 +1,102 @@
+"""`fuse-trt stream`: fuse a source face into every frame of a video, camera or pipeline."""
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from fuse_trt.api import FusionConfig
+    from fuse_trt.stream import StreamConfig, StreamStats
+
+BACKENDS = ["auto", "onnxruntime", "torch", "tensorrt"]
+PRECISIONS = ["fp32", "fp16", "int8"]
+BLENDS = ["unet", "classic", "seamless"]
+EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+def _check_face_choice(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if value not in ("largest", "all") and not value.isdigit():
+        raise click.BadParameter(f"expected largest, all or an index, got {value!r}")
+    return value
+
+
+@click.command("stream")
+@click.argument("input_spec", metavar="INPUT")
+@click.option("--source", "source_face", required=True,
+              help="Image with the face to paste (a path or sample:NAME).")
+@click.option("-o", "--output", required=True,
+              help="Output video (.mp4, .avi, .mkv, .mov, .webm), or - for none. Written to a "
+              "temp file and renamed when finished, Ctrl-C and SIGTERM included.")
+@click.option("--bundle", type=click.Path(path_type=Path), default=None,
+              help="Bundle from `fuse-trt build`; default: the model shipped in the package.")
+@click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True)
+@click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True)
+@click.option("--blend", type=click.Choice(BLENDS), default="unet", show_default=True)
+@click.option("--max-frames", type=click.IntRange(min=1), default=None,
+              help="Stop after this many input frames.")
+@click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Run the detector every N frames; track landmarks in between.")
+@click.option("--face", "face_choice", default="largest", show_default=True,
+              callback=_check_face_choice,
+              help="Which faces: largest, all, or an index (largest first).")
+@click.option("--smooth/--no-smooth", default=True, show_default=True,
+              help="Smooth landmarks across frames (One Euro filter).")
+@click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False),
+              default=None, help="Also write the statistics to this JSON file.")
+@click.option("--progress/--no-progress", default=None,
+              help="Live progress line on stderr [default: when stderr is a terminal].")
+def stream_command(input_spec: str, source_face: str, output: str, bundle: Path | None,
+                   backend: str, precision: str, blend: str, max_frames: int | None, every: int,
+                   face_choice: str, smooth: bool, json_path: Path | None,
+                   progress: bool | None) -> None:
+    """Fuse the face in --source into every frame of INPUT: a video file, a camera index or an
+    OpenCV capture string (e.g. a GStreamer pipeline). Frames without a face pass through."""
+    from fuse_trt.api import FusionConfig
+    from fuse_trt.cli import resolve_image_path
+    from fuse_trt.engine.images import read_image
+    from fuse_trt.errors import FuseTrtError
+    from fuse_trt.stream import SmoothingConfig, StreamConfig, TrackerConfig, summary_lines
+
+    if json_path is not None and not json_path.parent.is_dir():
+        raise FuseTrtError(f"{json_path}: directory {json_path.parent} does not exist")
+    face_image = read_image(resolve_image_path(source_face)).rgb
+    config = StreamConfig(face=face_choice, max_frames=max_frames, tracker=TrackerConfig(
+        every=every, smoothing=SmoothingConfig(enabled=smooth)))
+    fusion_config = FusionConfig(bundle=bundle, backend=backend, precision=precision,
+                                 blend=blend, face="all")
+    info = {"blend": blend, "precision": precision, "face": face_choice, "every": every,
+            "smooth": smooth}
+    stats, received = _run(input_spec, output, face_image, fusion_config, config, info, progress)
+    for text in summary_lines(stats):
+        click.echo(text)
+    if json_path is not None:
+        stats.write_json(json_path)
+    if received:
+        click.echo(f"stopped by {signal.Signals(received[0]).name}; output finalised", err=True)
+        sys.exit(EXIT_CODES.get(received[0], 1))
+
+
+def _run(input_spec: str, output: str, face_image: np.ndarray, fusion_config: FusionConfig,
+         config: StreamConfig, info: dict, progress: bool | None) -> tuple[StreamStats, list[int]]:
+    """Open everything, run the pipeline with Ctrl-C/SIGTERM as stop requests, close."""
+    from fuse_trt.api import FaceFusion
+    from fuse_trt.stream import Pipeline, ProgressLine, VideoSource, open_sink, stop_on_signals
+
+    with VideoSource(input_spec) as video, FaceFusion(fusion_config) as fusion:
+        sink = open_sink(output, video.info.fps)
+        fusion.set_source(face_image)
+        pipeline = Pipeline(fusion, video, sink, config)
+        backend = fusion.backend.name if fusion.backend is not None else "none"
+        pipeline.stats.info.update(info, backend=backend)
+        line = ProgressLine(sys.stderr, tty=progress) if progress is not False else None
+        with stop_on_signals(pipeline.request_stop) as received:
+            stats = pipeline.run(line)
+        if line is not None:
+            line.close()
+    return stats, received

@@ -1,0 +1,89 @@
+"""The accuracy gate's numbers on hand-made outputs: PSNR, max diff, residual ratio."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from fuse_trt.calibration.dataset import CalibrationSample
+from fuse_trt.calibration.gate import GateConfig, compare, enforce
+from fuse_trt.engine.spec import FUSION_SPEC
+from fuse_trt.errors import AccuracyGateError
+from fuse_trt.runtime.protocol import Backend, BackendMemory
+from tests.conftest import tiny_tiers
+
+
+class ShiftBackend(Backend):
+    """fused = composite + residual inside the mask (+ error everywhere)."""
+
+    def __init__(self, residual: float, error: float = 0.0):
+        super().__init__(FUSION_SPEC, tiny_tiers())
+        self.residual, self.error = residual, error
+
+    def _activate_impl(self):
+        pass
+
+    def _infer_impl(self, tier, feed):
+        fused = feed["composite"] + self.residual * feed["mask"] + self.error
+        return {"fused": fused.astype(np.float32)}
+
+    def _memory_impl(self):
+        return BackendMemory()
+
+    def _close_impl(self):
+        pass
+
+
+def _sample(tier: str, size: int) -> CalibrationSample:
+    rng = np.random.default_rng(size)
+    mask = np.zeros((1, 1, size, size), np.float32)
+    mask[..., size // 4:3 * size // 4, size // 4:3 * size // 4] = 1.0
+    feed = {"composite": rng.uniform(0.2, 0.6, (1, 3, size, size)).astype(np.float32),
+            "mask": mask, "context": np.zeros((1, 3, size, size), np.float32)}
+    return CalibrationSample(f"synthetic/{tier}", tier, feed)
+
+
+SAMPLES = [_sample("32", 32), _sample("48", 48), _sample("64", 64)]
+
+
+def _report(reference, candidate, config=GateConfig()):
+    with reference, candidate:
+        return compare(reference, candidate, SAMPLES, config)
+
+
+def test_psnr_max_diff_and_residual_ratio_per_tier():
+    report = _report(ShiftBackend(0.02), ShiftBackend(0.02, error=0.01))
+    assert [tier.tier for tier in report.tiers] == ["32", "48", "64"]
+    for tier in report.tiers:
+        assert tier.psnr_db == pytest.approx(40.0, abs=1e-3)  # MSE 1e-4
+        assert tier.max_abs_diff == pytest.approx(0.01, rel=1e-4)
+        assert tier.residual_ratio == pytest.approx(0.5, rel=1e-4)  # 0.01 of a 0.02 change
+    assert report.passed and report.to_json()["tiers"]["48"]["residual_ratio"] == 0.5
+
+
+def test_high_psnr_can_still_undo_the_model():
+    """PSNR alone hides it: 46 dB, yet the error is larger than the model's correction."""
+    report = _report(ShiftBackend(0.003), ShiftBackend(0.003, error=0.005))
+    tier = report.tiers[0]
+    assert tier.psnr_db > 45 and tier.residual_ratio > 1
+    assert not report.passed
+    with pytest.raises(AccuracyGateError, match=r"residual ratio 1\.67 > 1"):
+        enforce(report, "model.int8.onnx", ["/first/Conv", "/last/Conv"])
+
+
+def test_identity_model_has_no_residual_ratio_and_identical_is_infinite_psnr():
+    report = _report(ShiftBackend(0.0), ShiftBackend(0.0))
+    assert all(t.residual_ratio is None and math.isinf(t.psnr_db) for t in report.tiers)
+    assert report.passed
+    assert report.to_json()["tiers"]["32"]["psnr_db"] is None
+
+
+def test_failure_message_lists_failing_tiers_and_suggests_keep_fp():
+    report = _report(ShiftBackend(0.1), ShiftBackend(0.1, error=0.05),
+                     GateConfig(min_psnr_db=35.0, max_residual_ratio=None))
+    with pytest.raises(AccuracyGateError) as failure:
+        enforce(report, "model.int8.onnx", ["/enc/Conv", "/head/Conv"])
+    message = str(failure.value)
+    assert "tier 32: 26.0 dB < 35 dB" in message and "tier 64:" in message
+    assert "--keep-fp /enc/Conv,/head/Conv" in message and "--int8-ops Conv" in message

@@ -1,0 +1,59 @@
+"""`fuse-trt build --backend tensorrt` into a bundle, then the pipeline on that bundle, on the
+emulated TensorRT of every version (tests/trt_fakes): plans, sidecars and caches recorded in
+the manifest, routed by runtime.select, outputs equal to ONNX Runtime's."""
+import shutil
+
+import numpy as np
+import pytest
+
+from fuse_trt import FaceFusion, FusionConfig
+from fuse_trt.build import build_bundle
+from fuse_trt.build_engine.bundle_builder import BuildConfig
+from fuse_trt.engine.bundle import Bundle
+from fuse_trt.engine.faces import load_sample
+from fuse_trt.runtime.select import open_backend
+from tests.runtime.test_backend_contract import tier_feeds
+from tests.trt_fakes import VERSIONS, emulate
+
+
+@pytest.fixture
+def bundle_copy(tiny_bundle, tmp_path):
+    directory = tmp_path / "bundle"
+    shutil.copytree(tiny_bundle.directory, directory)
+    return directory
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_tensorrt_build_records_plans_and_serves_the_pipeline(version, bundle_copy, monkeypatch):
+    emulated = emulate(version).install(monkeypatch)
+    tiers = Bundle.load(bundle_copy).tiers
+    config = BuildConfig(backend="tensorrt", precision="fp16",
+                         tier_short_edges=tuple(t.short_edge for t in tiers))
+    bundle = build_bundle(bundle_copy, config)
+    kinds = {(a.kind, a.precision) for a in bundle.manifest.artifacts}
+    assert {("plan", "fp16"), ("plan-sidecar", "fp16"), ("timing-cache", "any")} <= kinds
+    [plan] = bundle.manifest.find("plan", "fp16", "tensorrt")
+    assert plan.details["tensorrt_version"] == emulated.trt.__version__
+    assert plan.details["tiers"] == sorted(tiers.names())
+    if version.startswith("11."):
+        assert ("onnx", "fp16") in kinds  # 11.x is strongly typed: built from the FP16 ONNX
+
+    with open_backend(bundle, "tensorrt", "fp16") as trt_backend, \
+            open_backend(bundle, "onnxruntime", "fp32") as reference:
+        for tier, feed in tier_feeds(bundle):
+            expected, actual = reference.infer(tier, feed), trt_backend.infer(tier, feed)
+            assert np.abs(actual["fused"] - expected["fused"]).max() < 2e-2
+
+
+def test_pipeline_on_a_tensorrt_bundle_matches_onnxruntime(bundle_copy, monkeypatch):
+    emulate(VERSIONS[0]).install(monkeypatch)
+    tiers = Bundle.load(bundle_copy).tiers
+    build_bundle(bundle_copy, BuildConfig(backend="tensorrt", precision="fp32",
+                                          tier_short_edges=tuple(t.short_edge for t in tiers)))
+    outputs = {}
+    for backend in ("tensorrt", "onnxruntime"):
+        config = FusionConfig(bundle=bundle_copy, backend=backend, precision="fp32")
+        with FaceFusion(config) as fusion:
+            fusion.set_source(load_sample("grace_hopper"))
+            outputs[backend] = fusion.fuse(load_sample("astronaut"))
+    assert np.array_equal(outputs["tensorrt"], outputs["onnxruntime"])
