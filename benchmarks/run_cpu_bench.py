@@ -27,7 +27,8 @@ log = logging.getLogger("fuse_trt")
 
 def int8_bundle(directory: Path) -> tuple[Path | None, str]:
     """Build (or reuse) a bundle with the default model's FP32 and INT8 ONNX; None on failure."""
-    from fuse_trt.build_engine.bundle_builder import BuildConfig, build_bundle
+    from fuse_trt.build import build_bundle
+    from fuse_trt.build_engine.bundle_builder import BuildConfig
     from fuse_trt.engine.bundle import Bundle
     from fuse_trt.models import default_bundle_dir
 

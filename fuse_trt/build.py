@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from fuse_trt.build_engine.bundle_builder import BuildConfig, export_fp32
-from fuse_trt.engine.bundle import Bundle
+from fuse_trt.engine.bundle import Bundle, sha256_file
 from fuse_trt.engine.tiers import TierTable
 from fuse_trt.errors import FuseTrtError
 
@@ -92,16 +92,27 @@ def _with_int8_inputs(bundle: Bundle, config: BuildConfig, compat, trt_config):
 
 
 def _reusable_bundle(out_dir: Path, config: BuildConfig) -> Bundle | None:
-    """An existing bundle at ``out_dir`` built from the same model and tiers, else None."""
-    if not (out_dir / "manifest.json").is_file() or config.weights or config.unet_config:
+    """An existing bundle at ``out_dir`` made from the same weights, tiers and opset, else None."""
+    if not (out_dir / "manifest.json").is_file() or config.unet_config is not None:
         return None
     bundle = Bundle.load(out_dir)
     tiers = TierTable.from_short_edges(config.tier_short_edges, stride=bundle.spec.stride,
                                        max_batch=config.max_batch)
-    if bundle.tiers != tiers or not bundle.manifest.find("onnx", "fp32"):
+    weights = bundle.manifest.find("weights", "fp32")
+    same_model = bool(weights) and weights[-1].sha256 == _source_weights_sha256(config)
+    if not same_model or bundle.tiers != tiers or bundle.spec.opset != config.opset \
+            or not bundle.manifest.find("onnx", "fp32"):
         return None
     log.info("extending the existing bundle %s", out_dir)
     return bundle
+
+
+def _source_weights_sha256(config: BuildConfig) -> str:
+    if config.weights is not None:
+        return sha256_file(config.weights)
+    from fuse_trt.models import default_bundle_dir
+
+    return Bundle.load(default_bundle_dir()).manifest.find("weights", "fp32")[-1].sha256
 
 
 def _export_into_place(out_dir: Path, config: BuildConfig) -> Bundle:

@@ -183,3 +183,18 @@ def test_build_then_info_then_fuse_with_the_bundle(tmp_path, capsys):
 def test_missing_bundle_is_a_one_line_error(tmp_path, capsys):
     code, _, err = run_cli(["info", tmp_path / "nothing"], capsys)
     assert_one_line_error(code, err, "bundle directory not found")
+
+
+def test_a_second_build_extends_the_bundle_without_reexporting(tmp_path, capsys):
+    bundle = tmp_path / "bundle"
+    assert run_cli(["build", "-o", bundle, "--tiers", "512"], capsys)[0] == 0
+    first = (bundle / "model.onnx").stat().st_mtime_ns
+    code, out, err = run_cli(["build", "-o", bundle, "--tiers", "512", "--precision", "fp16"],
+                             capsys)
+    assert code == 0, err
+    assert "model.onnx (onnx/fp32)" in out and "model.fp16.onnx (onnx/fp16)" in out
+    assert (bundle / "model.onnx").stat().st_mtime_ns == first
+    code, _, err = run_cli(["fuse", "sample:grace_hopper", "sample:astronaut", "-o",
+                            tmp_path / "o.png", "--bundle", bundle, "--precision", "fp16",
+                            "--backend", "onnxruntime"], capsys)
+    assert code == 0, err
