@@ -8,7 +8,6 @@ from :class:`TensorRTCompat`; tensorrt and pycuda are imported only when a build
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import multiprocessing
 from collections.abc import Callable
@@ -22,6 +21,7 @@ import onnx
 from fuse_trt.build_engine.fp16_onnx import fp16_onnx
 from fuse_trt.build_engine.tensorrt_config import (PlanJob, TensorRTBuildConfig, plan_jobs,
                                                    profile_table, timing_cache_name)
+from fuse_trt.engine.files import sha256_file, write_bytes_atomic
 from fuse_trt.engine.spec import ModelSpec
 from fuse_trt.engine.tiers import TierTable
 from fuse_trt.errors import EngineBuildError
@@ -142,7 +142,7 @@ class TimingCacheFile:
 
     def save(self, config) -> None:
         cache = _checked(config.get_timing_cache(), "return the timing cache")
-        _write_atomic(self.path, _checked(cache.serialize(), "serialize the timing cache"))
+        write_bytes_atomic(self.path, _checked(cache.serialize(), "serialize the timing cache"))
 
 
 class SerializedEngineFromNetwork:
@@ -210,7 +210,7 @@ def build_plan(job: PlanJob) -> Path:
     finally:
         cuda_context.release()
     name = plan_file_name(job.spec.name, compat.version, gpu, job.config.precision, job.dla_core)
-    plan_path = _write_atomic(job.bundle_dir / name, plan)
+    plan_path = write_bytes_atomic(job.bundle_dir / name, plan)
     sidecar = _sidecar(job, compat, gpu, recipe, onnx_path, profiles)
     sidecar.write(sidecar_path(plan_path))
     log.info("built %s (%d bytes)", plan_path, len(plan))
@@ -251,22 +251,6 @@ def _sidecar(job: PlanJob, compat: TensorRTCompat, gpu: GpuInfo, recipe: Precisi
         model=job.spec.name, precision=job.config.precision, tensorrt_version=compat.version,
         gpu_name=gpu.name, compute_capability=gpu.compute_capability,
         cuda_version=gpu.cuda_version, driver_version=gpu.driver_version,
-        onnx_file=onnx_path.name, onnx_sha256=_sha256(onnx_path), profiles=profiles,
+        onnx_file=onnx_path.name, onnx_sha256=sha256_file(onnx_path), profiles=profiles,
         strongly_typed=recipe.strongly_typed, hardware_compat=job.config.hardware_compat,
         version_compatible=job.config.version_compatible, dla_core=job.dla_core)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _write_atomic(path: Path, data) -> Path:
-    temp = path.with_name(f".{path.name}.tmp")
-    with open(temp, "wb") as stream:
-        stream.write(memoryview(data))
-    temp.replace(path)
-    return path

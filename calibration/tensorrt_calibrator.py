@@ -10,7 +10,6 @@ the same model skips calibration and a changed model never reuses a stale table.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from fuse_trt.calibration.dataset import CalibrationSample
+from fuse_trt.engine.files import write_bytes_atomic
 
 log = logging.getLogger("fuse_trt")
 
@@ -52,12 +52,6 @@ def profile_batches(samples: list[CalibrationSample], input_names: Sequence[str]
     return [{name: np.concatenate([s.feed[name] for s in fitting[start:start + batch]])
              for name in input_names}
             for start in range(0, len(fitting) - batch + 1, batch)]
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    temp_path = path.with_name(f".{path.name}.tmp")
-    temp_path.write_bytes(data)
-    os.replace(temp_path, path)
 
 
 def make_entropy_calibrator(trt: ModuleType, batches: Sequence[Batch], cache_path: Path,
@@ -102,7 +96,7 @@ def make_entropy_calibrator(trt: ModuleType, batches: Sequence[Batch], cache_pat
             return None
 
         def write_calibration_cache(self, cache) -> None:
-            _write_atomic(cache_path, bytes(memoryview(cache)))
+            write_bytes_atomic(cache_path, bytes(memoryview(cache)))
             log.info("INT8 calibration: wrote %s", cache_path)
 
     return EntropyCalibrator()

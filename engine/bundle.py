@@ -7,32 +7,17 @@ always describes files that are complete on disk.
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from fuse_trt.engine.files import sha256_file, write_json_atomic
 from fuse_trt.engine.spec import ModelSpec
 from fuse_trt.engine.tiers import TierTable
 from fuse_trt.errors import BundleError
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    temp_path = path.with_name(f".{path.name}.tmp")
-    temp_path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(temp_path, path)
 
 
 @dataclass(frozen=True)

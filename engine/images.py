@@ -2,14 +2,13 @@
 one colour convention (RGB uint8) inside, and atomic writes (temp file + rename)."""
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from fuse_trt.engine.files import write_bytes_atomic
 from fuse_trt.errors import FuseTrtError, InputImageError
 
 DEFAULT_MAX_PIXELS = 64_000_000  # a 8000 x 8000 image
@@ -87,24 +86,6 @@ def encode_image(path: Path, rgb: np.ndarray, alpha: np.ndarray | None = None) -
         raise FuseTrtError(f"{path}: cannot write images of type {suffix or '(no extension)'!r}; "
                            "use .png, .jpg or .webp")
     return encoded.tobytes()
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same directory, then rename over ``path``."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise FuseTrtError(f"{path}: output directory {path.parent} does not exist")
-    try:
-        handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as error:
-        raise FuseTrtError(f"{path}: cannot write there ({error.strerror})") from error
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temp_name, path)
-    except OSError as error:
-        Path(temp_name).unlink(missing_ok=True)
-        raise FuseTrtError(f"{path}: cannot write there ({error.strerror})") from error
 
 
 def write_image(path: str | Path, rgb: np.ndarray, alpha: np.ndarray | None = None) -> Path:

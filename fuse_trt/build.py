@@ -13,7 +13,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from fuse_trt.build_engine.bundle_builder import BuildConfig, export_fp32
-from fuse_trt.engine.bundle import Bundle, sha256_file
+from fuse_trt.engine.bundle import Bundle
+from fuse_trt.engine.files import sha256_file
 from fuse_trt.engine.tiers import TierTable
 from fuse_trt.errors import FuseTrtError
 
