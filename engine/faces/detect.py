@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from fuse_trt.engine.faces.models import model_path
+from fuse_trt.engine.faces.models import model_path, opencv_errors_only
 from fuse_trt.errors import FuseTrtError, InputImageError
 
 log = logging.getLogger("fuse_trt")
@@ -83,10 +83,11 @@ class FaceDetector:
     def __init__(self, config: DetectorConfig = DetectorConfig()) -> None:
         self.config = config
         self._input_size: tuple[int, int] = (320, 320)
-        self._detector = cv2.FaceDetectorYN.create(
-            str(model_path("detector")), "", self._input_size,
-            config.score_threshold, config.nms_threshold, config.top_k,
-        )
+        with opencv_errors_only():
+            self._detector = cv2.FaceDetectorYN.create(
+                str(model_path("detector")), "", self._input_size,
+                config.score_threshold, config.nms_threshold, config.top_k,
+            )
 
     def _set_size(self, size: tuple[int, int]) -> None:
         if size != self._input_size:

