@@ -21,7 +21,7 @@ install-dev: $(BIN)/python
 demo: install
 	mkdir -p out
 	$(BIN)/fuse-trt fuse sample:grace_hopper sample:astronaut -o out/fused.jpg
-	@echo "wrote out/fused.jpg"
+	$(BIN)/fuse-trt fuse sample:grace_hopper sample:astronaut -o out/fused-unet.jpg --blend unet
 
 test: install-dev
 	$(BIN)/pytest -q
@@ -33,7 +33,7 @@ quality: install-dev
 	$(BIN)/python docs/make_quality_report.py
 
 train: install-dev
-	$(BIN)/fuse-trt train -o fuse_trt/models
+	$(BIN)/fuse-trt train -o fuse_trt/models/default
 
 clean:
 	rm -rf $(VENV) out build *.egg-info

@@ -44,6 +44,39 @@ def from_planar(planar: np.ndarray) -> np.ndarray:
     return (np.clip(planar.transpose(1, 2, 0), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
+@dataclass(frozen=True)
+class ClassicalInputs:
+    """The classical front end's output for one face: what the UNet is fed (training builds
+    its pairs with the same function, so the shipped weights see exactly this)."""
+
+    composite: np.ndarray  # uint8: colour-matched source alpha-blended onto the target
+    mask: np.ndarray  # float32 soft face mask
+    context: np.ndarray  # uint8 target with the dilated mask zeroed
+    hole: np.ndarray  # float32 the dilated mask (feather band included)
+    support: np.ndarray  # float32 where the result may differ from the target
+
+
+def face_size(landmarks: np.ndarray) -> float:
+    """A face's size in pixels from its landmarks: 2.5 eye distances."""
+    return float(np.linalg.norm(landmarks[0] - landmarks[1])) * 2.5
+
+
+def classical_inputs(warped: np.ndarray, target: np.ndarray, landmarks: np.ndarray,
+                     blend: str = "classic") -> ClassicalInputs:
+    """Mask, hole, composite and context for a source face already warped onto ``target``."""
+    mask = face_mask(target.shape[:2], landmarks)
+    band = max(2, int(round(0.08 * face_size(landmarks))))
+    hole = dilate_mask(mask, band)
+    support = cv2.GaussianBlur(dilate_mask(mask, 2 * band), (0, 0), band / 2)
+    context = (target * (1.0 - hole[:, :, None])).astype(np.uint8)
+    if blend == "seamless":
+        composite = seamless_clone(warped, target, mask)
+    else:
+        composite = alpha_blend(colour_transfer_lab(warped, target, mask), target, mask)
+    return ClassicalInputs(composite=composite, mask=mask, context=context, hole=hole,
+                           support=np.clip(support, 0.0, 1.0))
+
+
 def prepare_face(frame: np.ndarray, face: Face, source: np.ndarray, source_landmarks: np.ndarray,
                  region: str = "face", context: float = 0.6, min_region: int = 0,
                  blend: str = "unet") -> FacePrep:
@@ -56,18 +89,9 @@ def prepare_face(frame: np.ndarray, face: Face, source: np.ndarray, source_landm
     landmarks = box.offset_landmarks(face.landmarks)
     matrix = similarity_transform(source_landmarks, landmarks)
     warped = warp_image(source, matrix, target.shape[:2])
-    mask = face_mask(target.shape[:2], landmarks)
-    face_size = float(np.linalg.norm(landmarks[0] - landmarks[1])) * 2.5
-    band = max(2, int(round(0.08 * face_size)))
-    hole = dilate_mask(mask, band)
-    support = cv2.GaussianBlur(dilate_mask(mask, 2 * band).astype(np.float32), (0, 0), band / 2)
-    context_image = (target * (1.0 - hole[:, :, None])).astype(np.uint8)
-    if blend == "seamless":
-        composite = seamless_clone(warped, target, mask)
-    else:
-        composite = alpha_blend(colour_transfer_lab(warped, target, mask), target, mask)
-    return FacePrep(region=box, target=target, composite=composite, mask=mask,
-                    context=context_image, support=np.clip(support, 0.0, 1.0), result=composite)
+    inputs = classical_inputs(warped, target, landmarks, blend)
+    return FacePrep(region=box, target=target, composite=inputs.composite, mask=inputs.mask,
+                    context=inputs.context, support=inputs.support, result=inputs.composite)
 
 
 def planned_feed(prep: FacePrep, plan: TierPlan) -> dict[str, np.ndarray]:

@@ -161,6 +161,12 @@ class TierTable:
                 return tier
         raise KeyError(f"no tier {name!r}; tiers are {[t.name for t in self.tiers]}")
 
+    @property
+    def first_tier_limit(self) -> int:
+        """The largest short edge that still lands in the first tier."""
+        first = self.tiers[0]
+        return (first.accepts_below or first.short_edge + 1) - 1
+
     def names(self) -> list[str]:
         return [tier.name for tier in self.tiers]
 

@@ -13,6 +13,7 @@ from types import TracebackType
 
 import numpy as np
 
+from fuse_trt.choices import BLEND_CHOICES, DEFAULT_BLEND, REGION_CHOICES
 from fuse_trt.engine.bundle import Bundle
 from fuse_trt.engine.faces import (DetectorConfig, Face, FaceDetector, IdentityEncoder,
                                    PROFILE_YAW_THRESHOLD, yaw_ratio)
@@ -25,8 +26,6 @@ from fuse_trt.runtime.select import open_backend
 
 log = logging.getLogger("fuse_trt")
 
-BLEND_CHOICES = ("unet", "classic", "seamless")
-REGION_CHOICES = ("face", "frame")
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,7 @@ class FusionConfig:
     bundle: Path | None = None  # None: the default model shipped in the package
     backend: str = "auto"
     precision: str = "fp32"
-    blend: str = "unet"
+    blend: str = DEFAULT_BLEND
     region: str = "face"
     ratio: float = 1.0  # 0 = the target's face, 1 = the source's
     face: str = "largest"  # "largest", "all" or a face index (largest first)
@@ -166,8 +165,7 @@ class FaceFusion:
     def _fuse_faces(self, frame: np.ndarray, faces: list[Face]) -> np.ndarray:
         # A small face still costs a full pass of the first tier: spend it on real context
         # (just under the next tier's threshold) instead of reflect padding.
-        first_tier = self.bundle.tiers.tiers[0]
-        min_region = (first_tier.accepts_below or first_tier.short_edge + 1) - 1
+        min_region = self.bundle.tiers.first_tier_limit
         preps: list[FacePrep] = [
             prepare_face(frame, face, self._source.image, self._source.landmarks,
                          region=self.config.region, context=self.config.context,

@@ -33,7 +33,7 @@ def count_infer_calls(backend):
 
 
 def test_faces_in_the_same_tier_share_one_batch(source, two_face_frame):
-    with FaceFusion(FusionConfig(face="all", backend="onnxruntime")) as fusion:
+    with FaceFusion(FusionConfig(face="all", backend="onnxruntime", blend="unet")) as fusion:
         fusion.set_source(source)
         calls = count_infer_calls(fusion.backend)
         fused = fusion.fuse(two_face_frame)
@@ -56,7 +56,7 @@ def test_largest_and_index_pick_one_face(source, two_face_frame):
 
 def test_fuse_from_a_worker_thread_matches_the_main_thread(source):
     target = load_sample("astronaut")
-    with FaceFusion() as fusion:
+    with FaceFusion(FusionConfig(blend="unet")) as fusion:
         fusion.set_source(source)
         expected = fusion.fuse(target)
         results = []
@@ -67,7 +67,8 @@ def test_fuse_from_a_worker_thread_matches_the_main_thread(source):
 
 
 def test_two_input_model_runs_through_the_pipeline(tiny_identity_bundle, source):
-    config = FusionConfig(bundle=tiny_identity_bundle.directory, backend="onnxruntime")
+    config = FusionConfig(bundle=tiny_identity_bundle.directory, backend="onnxruntime",
+                          blend="unet")
     with FaceFusion(config) as fusion:
         fusion.set_source(source)
         assert fusion._source.identity.shape == (128,)
@@ -77,7 +78,7 @@ def test_two_input_model_runs_through_the_pipeline(tiny_identity_bundle, source)
 
 def test_frame_region_runs_the_whole_frame(source):
     target = load_sample("astronaut")
-    with FaceFusion(FusionConfig(region="frame")) as fusion:
+    with FaceFusion(FusionConfig(region="frame", blend="unet")) as fusion:
         fusion.set_source(source)
         calls = count_infer_calls(fusion.backend)
         fused = fusion.fuse(target)

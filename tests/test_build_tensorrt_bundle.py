@@ -52,7 +52,8 @@ def test_pipeline_on_a_tensorrt_bundle_matches_onnxruntime(bundle_copy, monkeypa
                                           tier_short_edges=tuple(t.short_edge for t in tiers)))
     outputs = {}
     for backend in ("tensorrt", "onnxruntime"):
-        config = FusionConfig(bundle=bundle_copy, backend=backend, precision="fp32")
+        config = FusionConfig(bundle=bundle_copy, backend=backend, precision="fp32",
+                              blend="unet")
         with FaceFusion(config) as fusion:
             fusion.set_source(load_sample("grace_hopper"))
             outputs[backend] = fusion.fuse(load_sample("astronaut"))

@@ -34,7 +34,7 @@ def assert_one_line_error(code, err, *fragments):
 @pytest.fixture(scope="module")
 def fused_output(tmp_path_factory):
     out = tmp_path_factory.mktemp("fuse") / "fused.png"
-    main(["fuse", "sample:grace_hopper", "sample:astronaut", "-o", str(out)])
+    main(["fuse", "sample:grace_hopper", "sample:astronaut", "-o", str(out), "--blend", "unet"])
     return out
 
 
@@ -63,7 +63,7 @@ def test_fuse_with_ratio_zero_keeps_the_target(tmp_path, capsys):
 def test_fuse_on_each_cpu_backend_gives_the_same_image(tmp_path, capsys, fused_output, backend):
     out = tmp_path / f"{backend}.png"
     code, _, err = run_cli(["fuse", "sample:grace_hopper", "sample:astronaut", "-o", out,
-                            "--backend", backend], capsys)
+                            "--backend", backend, "--blend", "unet"], capsys)
     assert code == 0, err
     difference = np.abs(read_image(out).rgb.astype(int) - read_image(fused_output).rgb.astype(int))
     assert difference.max() <= 1
@@ -176,7 +176,7 @@ def test_build_then_info_then_fuse_with_the_bundle(tmp_path, capsys):
     code, out, err = run_cli(["info", bundle], capsys)
     assert code == 0 and "768: short edge 512 <1024 (scale)" in out
     code, _, err = run_cli(["fuse", "sample:grace_hopper", "sample:astronaut", "-o",
-                            tmp_path / "o.png", "--bundle", bundle], capsys)
+                            tmp_path / "o.png", "--bundle", bundle, "--blend", "unet"], capsys)
     assert code == 0, err
 
 
@@ -196,5 +196,5 @@ def test_a_second_build_extends_the_bundle_without_reexporting(tmp_path, capsys)
     assert (bundle / "model.onnx").stat().st_mtime_ns == first
     code, _, err = run_cli(["fuse", "sample:grace_hopper", "sample:astronaut", "-o",
                             tmp_path / "o.png", "--bundle", bundle, "--precision", "fp16",
-                            "--backend", "onnxruntime"], capsys)
+                            "--backend", "onnxruntime", "--blend", "unet"], capsys)
     assert code == 0, err

@@ -19,6 +19,7 @@ from fuse_trt.build_engine.training.pairs import (Pair, PairConfig, make_pair, p
 from fuse_trt.engine.bundle import Bundle
 from fuse_trt.engine.faces import (FaceDetector, alpha_blend, fusion_region, naive_paste,
                                    seam_band, seamless_clone)
+from fuse_trt.engine.fusion_input import from_planar
 from fuse_trt.runtime.protocol import Backend
 
 log = logging.getLogger("fuse_trt")
@@ -33,7 +34,6 @@ class EvalSettings:
     seed: int = 1234
     pairs_per_face: int = 8
     pairs_per_image: int = 12
-    min_region: int = 512  # the pipeline's smallest region (the first tier's short edge)
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,8 @@ def scores(output: np.ndarray, pair: Pair) -> tuple[float, float, float]:
             psnr(output, pair.target, seam_band(mask)))
 
 
-def face_pairs(settings: EvalSettings, rng: np.random.Generator) -> Iterator[Pair]:
+def face_pairs(settings: EvalSettings, rng: np.random.Generator,
+               smallest_region: int) -> Iterator[Pair]:
     """Pairs on the face photos: the pipeline's region around the detected face, mask on it."""
     detector = FaceDetector()
     for name in FACE_PHOTOS:
@@ -70,7 +71,7 @@ def face_pairs(settings: EvalSettings, rng: np.random.Generator) -> Iterator[Pai
         if not faces:
             log.warning("no face found in %s: left out of the face pairs", name)
             continue
-        region = fusion_region(faces[0], image.shape[:2], min_size=settings.min_region)
+        region = fusion_region(faces[0], image.shape[:2], min_size=smallest_region)
         crop = np.ascontiguousarray(region.crop(image))
         landmarks = region.offset_landmarks(faces[0].landmarks)
         for _ in range(settings.pairs_per_face):
@@ -103,8 +104,7 @@ def unet_refiner(bundle: Bundle, backend: Backend) -> Callable[[Pair], np.ndarra
                 "mask": planar(plan.apply(inputs.mask[:, :, None]))[None],
                 "context": planar(plan.apply(inputs.context))[None]}
         fused = backend.infer(plan.tier, feed)[backend.spec.output_names[0]][0]
-        image = (np.clip(fused.transpose(1, 2, 0), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-        return alpha_blend(plan.undo(image), pair.target, inputs.support)
+        return alpha_blend(plan.undo(from_planar(fused)), pair.target, inputs.support)
     return refine
 
 
@@ -153,7 +153,7 @@ def unet_label(precision: str) -> str:
 def evaluate_synthetic(bundle: Bundle, settings: EvalSettings = EvalSettings()) -> dict:
     """{group: (scores per method, share of pairs each UNet beats colour transfer on)}."""
     rng = np.random.default_rng(settings.seed)
-    groups = {"faces": list(face_pairs(settings, rng)),
+    groups = {"faces": list(face_pairs(settings, rng, bundle.tiers.first_tier_limit)),
               "held-out natural": list(natural_pairs(settings, rng))}
     refiners, backends = open_refiners(bundle)
     try:

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from fuse_trt.engine.faces import (ARCFACE_TEMPLATE_112, alpha_blend, colour_transfer_lab,
-                                   dilate_mask, face_mask)
+from fuse_trt.engine.faces import ARCFACE_TEMPLATE_112
+from fuse_trt.engine.fusion_input import ClassicalInputs, classical_inputs, face_size
 
 TEMPLATE_CENTRE_112 = np.array([56.0, 70.0])
 
@@ -52,38 +52,10 @@ class PairConfig:
 
 
 @dataclass(frozen=True)
-class ClassicalInputs:
-    """What the UNet is fed (as in ``fuse_trt.fusion_steps.prepare_face``)."""
-
-    composite: np.ndarray  # uint8: colour-transferred source alpha-blended onto the target
-    mask: np.ndarray  # float32 soft face mask
-    context: np.ndarray  # uint8 target with the dilated mask zeroed
-    hole: np.ndarray  # float32 the dilated mask
-    support: np.ndarray  # float32 where the pipeline pastes the UNet's result back
-
-
-@dataclass(frozen=True)
 class Pair:
     target: np.ndarray  # uint8 ground truth: the original image
     source: np.ndarray  # uint8 perturbed copy (the "source face", already aligned)
     inputs: ClassicalInputs
-
-
-def face_size(landmarks: np.ndarray) -> float:
-    return float(np.linalg.norm(landmarks[0] - landmarks[1])) * 2.5
-
-
-def classical_inputs(source: np.ndarray, target: np.ndarray,
-                     landmarks: np.ndarray) -> ClassicalInputs:
-    """Mask, hole, colour-matched composite and context, as the inference front end makes them."""
-    mask = face_mask(target.shape[:2], landmarks)
-    band = max(2, int(round(0.08 * face_size(landmarks))))
-    hole = dilate_mask(mask, band)
-    composite = alpha_blend(colour_transfer_lab(source, target, mask), target, mask)
-    context = (target * (1.0 - hole[:, :, None])).astype(np.uint8)
-    support = cv2.GaussianBlur(dilate_mask(mask, 2 * band), (0, 0), band / 2)
-    return ClassicalInputs(composite=composite, mask=mask, context=context, hole=hole,
-                           support=np.clip(support, 0.0, 1.0))
 
 
 def random_landmarks(size: int, rng: np.random.Generator, config: PairConfig) -> np.ndarray:

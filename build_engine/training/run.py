@@ -65,7 +65,7 @@ def _sidecar(run: TrainRun, result: TrainResult) -> dict:
 
 def train_bundle(out_dir: Path, run: TrainRun, log_path: Path | None = None,
                  on_step: Callable[[StepRecord], None] | None = None) -> Bundle:
-    """Train, then export weights + validated ONNX + manifest and ``training.json`` to ``out_dir``."""
+    """Train, then write weights, validated ONNX, manifest and ``training.json`` to ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     loss_log = LossLog(log_path or out_dir / LOSS_LOG_NAME)
