@@ -13,8 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fuse_trt import __version__
+from fuse_trt.build_engine.export import tier_example_feed
 from fuse_trt.engine.bundle import Bundle, Manifest
+from fuse_trt.engine.spec import FUSION_SPEC, IDENTITY_FUSION_SPEC, ModelSpec
 from fuse_trt.engine.tiers import TierTable
+from fuse_trt.errors import FuseTrtError
 
 if TYPE_CHECKING:
     from fuse_trt.build_engine.tensorrt_config import TensorRTBuildConfig
@@ -35,6 +38,8 @@ class BuildConfig:
     opset: int = 17
     unet_config: UNetConfig | None = None  # None: the default model's
     weights: Path | None = None  # safetensors; None: the shipped default weights
+    onnx: Path | None = None  # a user's own fusion ONNX instead of a FusionUNet
+    stride: int = 16  # the ONNX model's stride (FusionUNet states its own)
     validate: bool = True
     int8: Int8Options | None = None  # INT8 calibration and gate; None: the defaults
     tensorrt: TensorRTBuildConfig | None = None  # TensorRT options; None: the defaults
@@ -90,3 +95,46 @@ def export_fp32(out_dir: Path, config: BuildConfig) -> Bundle:
         differences = validate_onnx(model, onnx_path, spec, tiers)
         details["max_abs_diff_vs_torch"] = max(d.max_abs_diff for d in differences)
     return bundle.add_artifact(onnx_path, "onnx", "fp32", details=details)
+
+
+def spec_for_onnx(onnx_path: Path, stride: int) -> ModelSpec:
+    """The fusion spec whose input names the user's ONNX has, with its stride and opset."""
+    import onnx
+
+    model = onnx.load(str(onnx_path), load_external_data=False)
+    initializers = {tensor.name for tensor in model.graph.initializer}
+    names = {value.name for value in model.graph.input if value.name not in initializers}
+    opset = max(entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx"))
+    for base in (FUSION_SPEC, IDENTITY_FUSION_SPEC):
+        if names == set(base.input_names):
+            return replace(base, stride=stride, opset=opset)
+    raise FuseTrtError(
+        f"{onnx_path}: inputs {sorted(names)} match no fusion spec; expected "
+        f"{FUSION_SPEC.input_names} or {IDENTITY_FUSION_SPEC.input_names} (see docs/quality.md)")
+
+
+def import_onnx(out_dir: Path, config: BuildConfig) -> Bundle:
+    """A bundle around a user's own fusion ONNX: checked against the spec and run once per
+    tier on ONNX Runtime. Without FusionUNet weights it has no torch backend."""
+    import onnx
+
+    from fuse_trt.build_engine.export import check_onnx, save_onnx
+    from fuse_trt.runtime.onnxruntime_backend import OnnxRuntimeBackend
+
+    spec = spec_for_onnx(config.onnx, config.stride)
+    tiers = TierTable.from_short_edges(config.tier_short_edges, stride=spec.stride,
+                                       max_batch=config.max_batch)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    onnx_path = save_onnx(onnx.load(str(config.onnx)), out_dir / "model.onnx")
+    try:
+        check_onnx(onnx_path, spec)
+    except (AssertionError, onnx.checker.ValidationError) as error:
+        raise FuseTrtError(f"{config.onnx}: {error}") from error
+    with OnnxRuntimeBackend(onnx_path, spec, tiers) as backend:
+        for tier in tiers:
+            outputs = backend.infer(tier, tier_example_feed(spec, tier))
+            if outputs[spec.output_names[0]].shape[2:] != tier.opt_shape:
+                raise FuseTrtError(f"{config.onnx}: output is not the input's size at tier "
+                                   f"{tier.name}")
+    bundle = Bundle(out_dir, Manifest(spec=spec, tiers=tiers, tools=tool_versions()))
+    return bundle.add_artifact(onnx_path, "onnx", "fp32", details={"imported_from": str(config.onnx)})

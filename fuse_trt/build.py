@@ -12,7 +12,7 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from fuse_trt.build_engine.bundle_builder import BuildConfig, export_fp32
+from fuse_trt.build_engine.bundle_builder import BuildConfig, export_fp32, import_onnx
 from fuse_trt.engine.bundle import Bundle
 from fuse_trt.engine.files import sha256_file
 from fuse_trt.engine.tiers import TierTable
@@ -94,7 +94,8 @@ def _with_int8_inputs(bundle: Bundle, config: BuildConfig, compat, trt_config):
 
 def _reusable_bundle(out_dir: Path, config: BuildConfig) -> Bundle | None:
     """An existing bundle at ``out_dir`` made from the same weights, tiers and opset, else None."""
-    if not (out_dir / "manifest.json").is_file() or config.unet_config is not None:
+    if not (out_dir / "manifest.json").is_file() or config.unet_config is not None \
+            or config.onnx is not None:
         return None
     bundle = Bundle.load(out_dir)
     tiers = TierTable.from_short_edges(config.tier_short_edges, stride=bundle.spec.stride,
@@ -121,7 +122,10 @@ def _export_into_place(out_dir: Path, config: BuildConfig) -> Bundle:
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        export_fp32(staging, config)
+        if config.onnx is not None:
+            import_onnx(staging, config)
+        else:
+            export_fp32(staging, config)
         if out_dir.exists():
             shutil.rmtree(out_dir)
         staging.rename(out_dir)

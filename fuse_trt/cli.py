@@ -134,21 +134,30 @@ def tensorrt_config(workspace_mib: int, strongly_typed: bool, hardware_compat: b
               help="ONNX opset (17 parses on TensorRT 8.6 / JetPack 6.0).")
 @click.option("--weights", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="FusionUNet weights (.safetensors); default: the shipped model.")
+@click.option("--onnx", "onnx_model", type=click.Path(path_type=Path, dir_okay=False),
+              default=None, help="Your own fusion model as ONNX with the fusion spec's I/O "
+              "names (docs/quality.md), instead of a FusionUNet.")
+@click.option("--stride", type=click.IntRange(1), default=16, show_default=True,
+              help="With --onnx: the model's stride (H and W are padded to a multiple).")
 @int8_build_options
 @tensorrt_build_options
 def build(output: Path, backend: str, precision: str, tier_edges: str, max_batch: int,
-          opset: int, weights: Path | None, **options) -> None:
+          opset: int, weights: Path | None, onnx_model: Path | None, stride: int,
+          **options) -> None:
     """Export the fusion UNet to ONNX and build the artifacts for a backend and precision."""
     from fuse_trt.build import build_bundle
     from fuse_trt.build_engine.bundle_builder import BuildConfig
 
-    if weights is not None and not weights.is_file():
-        raise FuseTrtError(f"{weights}: weights file not found")
+    for given in (weights, onnx_model):
+        if given is not None and not given.is_file():
+            raise FuseTrtError(f"{given}: file not found")
+    if weights is not None and onnx_model is not None:
+        raise FuseTrtError("give --weights (a FusionUNet) or --onnx (your own model), not both")
     int8_keys = ("keep_fp", "int8_ops", "gate_psnr", "gate_residual_ratio", "calibration_dir",
                  "calibration_size", "calibration_seed")
     config = BuildConfig(
         backend=backend, precision=precision, tier_short_edges=parse_tiers(tier_edges),
-        max_batch=max_batch, opset=opset, weights=weights,
+        max_batch=max_batch, opset=opset, weights=weights, onnx=onnx_model, stride=stride,
         int8=int8_options(**{key: options.pop(key) for key in int8_keys}),
         tensorrt=tensorrt_config(**options))
     bundle = build_bundle(output, config)

@@ -198,3 +198,38 @@ def test_a_second_build_extends_the_bundle_without_reexporting(tmp_path, capsys)
                             tmp_path / "o.png", "--bundle", bundle, "--precision", "fp16",
                             "--backend", "onnxruntime", "--blend", "unet"], capsys)
     assert code == 0, err
+
+
+def test_build_imports_a_users_own_onnx_model(tmp_path, capsys):
+    from fuse_trt.build_engine.export import export_onnx
+    from fuse_trt.engine.unet import TINY_IDENTITY_UNET_CONFIG
+    from tests.conftest import perturbed_unet
+
+    config = TINY_IDENTITY_UNET_CONFIG  # a two-input model: images + identity embedding
+    own = export_onnx(perturbed_unet(config), config.spec(), tmp_path / "own.onnx")
+    bundle = tmp_path / "bundle"
+    code, out, err = run_cli(["build", "-o", bundle, "--onnx", own, "--stride", config.stride,
+                              "--tiers", "32,48,64"], capsys)
+    assert code == 0, err
+    assert "model.onnx (onnx/fp32)" in out and "weights" not in out
+    out_path = tmp_path / "o.png"
+    code, _, err = run_cli(["fuse", "sample:grace_hopper", "sample:astronaut", "-o", out_path,
+                            "--bundle", bundle, "--blend", "unet"], capsys)
+    assert code == 0, err
+    code, _, err = run_cli(["fuse", "sample:grace_hopper", "sample:astronaut", "-o", out_path,
+                            "--bundle", bundle, "--blend", "unet", "--backend", "torch"], capsys)
+    assert_one_line_error(code, err, "needs a built-in FusionUNet")
+
+
+def test_build_refuses_an_onnx_with_other_inputs(tmp_path, capsys):
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Identity", ["image"], ["fused"])], "g",
+                              [helper.make_tensor_value_info("image", TensorProto.FLOAT, None)],
+                              [helper.make_tensor_value_info("fused", TensorProto.FLOAT, None)])
+    path = tmp_path / "other.onnx"
+    onnx.save(helper.make_model(graph), str(path))
+    code, _, err = run_cli(["build", "-o", tmp_path / "b", "--onnx", path], capsys)
+    assert_one_line_error(code, err, "match no fusion spec")
+    assert not (tmp_path / "b").exists()
