@@ -168,7 +168,8 @@ def _open_cases(bundle: Bundle, combinations: list[Combination], tiers, frames: 
     for combo in combinations:
         try:
             fusion = FaceFusion(FusionConfig(bundle=bundle.directory, backend=combo.backend,
-                                             precision=combo.precision, region="frame"))
+                                             precision=combo.precision, blend="unet",
+                                             region="frame"))
             fusions[combo] = fusion.prepare()
             if config.end_to_end:
                 fusion.set_source(source)

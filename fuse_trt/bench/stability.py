@@ -85,7 +85,7 @@ def run_stability(job: StabilityJob) -> dict:
     from fuse_trt.engine.faces import load_sample
 
     config = FusionConfig(bundle=Path(job.bundle_dir), backend=job.backend,
-                          precision=job.precision, region="frame")
+                          precision=job.precision, blend="unet", region="frame")
     on_gpu = backend_uses_gpu(job.backend, job.precision)
     start_rss = rss_bytes()
     with FaceFusion(config) as fusion:

@@ -8,15 +8,14 @@ from typing import TYPE_CHECKING
 
 import click
 
+from fuse_trt.choices import BACKEND_CHOICES, BLEND_CHOICES, DEFAULT_BLEND, PRECISION_CHOICES
+
 if TYPE_CHECKING:
     import numpy as np
 
     from fuse_trt.api import FusionConfig
     from fuse_trt.stream import StreamConfig, StreamStats
 
-BACKENDS = ["auto", "onnxruntime", "torch", "tensorrt"]
-PRECISIONS = ["fp32", "fp16", "int8"]
-BLENDS = ["unet", "classic", "seamless"]
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
@@ -35,9 +34,13 @@ def _check_face_choice(ctx: click.Context, param: click.Parameter, value: str) -
               "temp file and renamed when finished, Ctrl-C and SIGTERM included.")
 @click.option("--bundle", type=click.Path(path_type=Path), default=None,
               help="Bundle from `fuse-trt build`; default: the model shipped in the package.")
-@click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True)
-@click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True)
-@click.option("--blend", type=click.Choice(BLENDS), default="unet", show_default=True)
+@click.option("--backend", type=click.Choice(BACKEND_CHOICES), default="auto",
+              show_default=True)
+@click.option("--precision", type=click.Choice(PRECISION_CHOICES), default="fp32",
+              show_default=True)
+@click.option("--blend", type=click.Choice(BLEND_CHOICES), default=DEFAULT_BLEND,
+              show_default=True, help="classic: colour transfer + feathered paste; unet: the "
+              "trained refiner (docs/quality.md); seamless: OpenCV Poisson blending.")
 @click.option("--max-frames", type=click.IntRange(min=1), default=None,
               help="Stop after this many input frames.")
 @click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,

@@ -64,7 +64,8 @@ class StreamStats:
 
     @property
     def drops(self) -> int:
-        return self.counts["decode_failures"] + self.counts["late_drops"] + self.counts["abort_drops"]
+        counts = self.counts
+        return counts["decode_failures"] + counts["late_drops"] + counts["abort_drops"]
 
     @property
     def fps(self) -> float:

@@ -10,19 +10,7 @@ import time
 
 import pytest
 
-from fuse_trt.commands.stream import stream_command
-
-# Runs the CLI with `stream` registered whether or not fuse_trt/cli.py registers it yet.
-CLI = ("from fuse_trt.cli import cli, main; "
-       "from fuse_trt.commands.stream import stream_command; "
-       "cli.commands.setdefault('stream', stream_command); main()")
-
-
-def run_cli(args: list[str]) -> None:
-    from fuse_trt.cli import cli, main
-
-    cli.commands.setdefault("stream", stream_command)
-    main(args)
+from fuse_trt.cli import main as run_cli
 
 
 def test_stream_writes_video_summary_and_json(mixed_video, tmp_path, kit, capsys):
@@ -72,7 +60,7 @@ def wait_for_frames(directory, process, timeout_s: float = 30.0) -> None:
 def test_signal_finalises_a_playable_output(long_video, tmp_path, kit, signum, code):
     output, stats_path = tmp_path / "out.mp4", tmp_path / "stats.json"
     process = subprocess.Popen(
-        [sys.executable, "-c", CLI, "stream", "--source", "sample:grace_hopper", str(long_video),
+        [sys.executable, "-m", "fuse_trt.cli", "stream", "--source", "sample:grace_hopper", str(long_video),
          "-o", str(output), "--blend", "classic", "--json", str(stats_path)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
         env={**os.environ, "OMP_NUM_THREADS": "1"})
