@@ -1,9 +1,12 @@
 """Shared fixtures: tiny models and bundles generated in the test run (never downloaded)."""
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import asdict
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from fuse_trt.engine.tiers import TierTable
@@ -66,3 +69,32 @@ def tiny_identity_bundle(tmp_path_factory):
     bundle, _ = make_tiny_bundle(tmp_path_factory.mktemp("tiny-identity-bundle"),
                                  TINY_IDENTITY_UNET_CONFIG)
     return bundle
+
+
+def skimage_data(name: str) -> Path:
+    """A photo that ships in scikit-image (an ``export`` extra, installed for the tests)."""
+    spec = importlib.util.find_spec("skimage")
+    assert spec is not None and spec.submodule_search_locations, "scikit-image is required"
+    return Path(list(spec.submodule_search_locations)[0]) / "data" / name
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    from fuse_trt.engine.faces import load_sample
+
+    return load_sample("astronaut")
+
+
+@pytest.fixture(scope="session")
+def grace() -> np.ndarray:
+    from fuse_trt.engine.faces import load_sample
+
+    return load_sample("grace_hopper")
+
+
+@pytest.fixture(scope="session")
+def camera() -> np.ndarray:
+    """skimage's grey cameraman as RGB: a three-quarter view (yaw above the profile threshold)."""
+    grey = cv2.imread(str(skimage_data("camera.png")), cv2.IMREAD_GRAYSCALE)
+    assert grey is not None
+    return cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB)

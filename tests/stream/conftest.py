@@ -2,7 +2,6 @@
 frame whose JPEG data is corrupted inside an MJPG .avi, written and read back with OpenCV."""
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -11,17 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-from fuse_trt.engine.faces import load_sample
 
 SIZE = (320, 240)  # (w, h) of every test video
 FPS = 10.0
-
-
-def _skimage_data(name: str) -> Path:
-    spec = importlib.util.find_spec("skimage")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("scikit-image is not installed")
-    return Path(list(spec.submodule_search_locations)[0]) / "data" / name
 
 
 def crop(image: np.ndarray, cx: float, cy: float, w: float, h: float,
@@ -91,23 +82,6 @@ class MadeVideo:
     frames: list  # RGB frames as written, before encoding
     no_face: tuple[int, ...]  # indices of frames without a face
     corrupt: int | None  # index of the frame that does not decode
-
-
-@pytest.fixture(scope="session")
-def astronaut() -> np.ndarray:
-    return load_sample("astronaut")
-
-
-@pytest.fixture(scope="session")
-def grace() -> np.ndarray:
-    return load_sample("grace_hopper")
-
-
-@pytest.fixture(scope="session")
-def camera() -> np.ndarray:
-    """skimage's cameraman: a three-quarter view, yaw ratio above the profile threshold."""
-    grey = cv2.imread(str(_skimage_data("camera.png")), cv2.IMREAD_GRAYSCALE)
-    return cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB)
 
 
 @pytest.fixture(scope="session")
