@@ -26,7 +26,6 @@ from pathlib import Path
 import onnx
 import onnxruntime
 
-from fuse_trt.build_engine.export import example_feed
 from fuse_trt.calibration.cache import cached_samples
 from fuse_trt.calibration.dataset import CalibrationConfig
 from fuse_trt.calibration.gate import GateConfig, GateReport
@@ -80,7 +79,7 @@ def ort_kernels(path: Path) -> dict[str, int]:
 
 def time_tier(bundle: Bundle, variants: list[Variant], tier, runs: int, warmup: int) -> dict:
     """Median ms per variant at the tier's opt shape, batch 1, rounds interleaved."""
-    feed = example_feed(bundle.spec, 1, *tier.opt_shape, seed=0)
+    feed = bundle.spec.example_feed(1, *tier.opt_shape, seed=0)
     only_tier = single_batch(TierTable((tier,), bundle.tiers.stride))
     backends = {v.name: OnnxRuntimeBackend(v.path, bundle.spec, only_tier,
                                            "int8" if v.quantize else "fp32").activate()

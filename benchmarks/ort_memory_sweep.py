@@ -57,12 +57,11 @@ def measure(setting: Setting, bundle_dir: str, tier_name: str, iters: int) -> di
     import gc
 
     from fuse_trt.bench.memory import MIB, peak_rss_bytes, reset_peak_rss, rss_bytes
-    from fuse_trt.build_engine.export import example_feed
     from fuse_trt.engine.bundle import Bundle
 
     bundle = Bundle.load(Path(bundle_dir))
     tier = bundle.tiers.by_name(tier_name)
-    feed = example_feed(bundle.spec, 1, *tier.opt_shape)
+    feed = bundle.spec.example_feed(1, *tier.opt_shape)
     backend = _make_backend(setting, bundle)
     gc.collect()
     reset_peak_rss()

@@ -27,8 +27,9 @@ log = logging.getLogger("fuse_trt")
 
 def int8_bundle(directory: Path) -> tuple[Path | None, str]:
     """Build (or reuse) a bundle with the default model's FP32 and INT8 ONNX; None on failure."""
-    from fuse_trt.build import build_bundle
+    from fuse_trt.build_engine.pipeline import build_bundle
     from fuse_trt.build_engine.bundle_builder import BuildConfig
+    from fuse_trt.calibration.step import CalibratedInt8
     from fuse_trt.engine.bundle import Bundle
     from fuse_trt.models import default_bundle_dir
 
@@ -43,7 +44,9 @@ def int8_bundle(directory: Path) -> tuple[Path | None, str]:
             return directory, f"reused {directory.name} (same default weights)"
         shutil.rmtree(directory)  # another model: never extend its FP32 ONNX
     try:
-        build_bundle(directory, BuildConfig(backend="onnxruntime", precision="int8"))
+        build_bundle(directory, BuildConfig(backend="onnxruntime", precision="int8",
+                                            source_bundle=default_bundle_dir(),
+                                            int8=CalibratedInt8()))
     except Exception as error:  # the benchmark still runs FP32 and says why INT8 is absent
         return None, f"INT8 build failed: {type(error).__name__}: {error}"
     return directory, f"built with `fuse-trt build --precision int8 -o {directory}`"

@@ -1,27 +1,27 @@
 """The first build step: FusionUNet weights -> a bundle with weights.safetensors and a
-validated model.onnx. Later steps (fuse_trt.build) add FP16, INT8 and TensorRT artifacts.
+validated model.onnx. Later steps (fuse_trt.build_engine.pipeline) add FP16, INT8 and
+TensorRT artifacts.
 
 Each step writes its file atomically into the bundle and records it in the manifest, so an
 interrupted build leaves a bundle that is smaller, never inconsistent.
 """
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import platform
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fuse_trt import __version__
-from fuse_trt.build_engine.export import tier_example_feed
 from fuse_trt.engine.bundle import Bundle, Manifest
 from fuse_trt.engine.spec import FUSION_SPEC, IDENTITY_FUSION_SPEC, ModelSpec
 from fuse_trt.engine.tiers import TierTable
-from fuse_trt.errors import FuseTrtError
+from fuse_trt.engine.errors import FuseTrtError
 
 if TYPE_CHECKING:
+    from fuse_trt.build_engine.int8_step import Int8Step
     from fuse_trt.build_engine.tensorrt_config import TensorRTBuildConfig
-    from fuse_trt.calibration.options import Int8Options
     from fuse_trt.engine.unet import UNetConfig
 
 log = logging.getLogger("fuse_trt")
@@ -37,11 +37,12 @@ class BuildConfig:
     max_batch: int = 4
     opset: int = 17
     unet_config: UNetConfig | None = None  # None: the default model's
-    weights: Path | None = None  # safetensors; None: the shipped default weights
+    weights: Path | None = None  # safetensors; None: source_bundle's weights
+    source_bundle: Path | None = None  # the bundle whose UNet is exported when weights is None
     onnx: Path | None = None  # a user's own fusion ONNX instead of a FusionUNet
     stride: int = 16  # the ONNX model's stride (FusionUNet states its own)
     validate: bool = True
-    int8: Int8Options | None = None  # INT8 calibration and gate; None: the defaults
+    int8: Int8Step | None = None  # INT8 calibration and gate, injected by the caller
     tensorrt: TensorRTBuildConfig | None = None  # TensorRT options; None: the defaults
 
 
@@ -49,7 +50,7 @@ def tool_versions() -> dict[str, str]:
     import onnx
     import onnxruntime
 
-    versions = {"fuse_trt": __version__, "onnx": onnx.__version__,
+    versions = {"fuse_trt": importlib.metadata.version("fuse-trt"), "onnx": onnx.__version__,
                 "onnxruntime": onnxruntime.__version__, "python": platform.python_version()}
     try:
         import torch
@@ -60,12 +61,17 @@ def tool_versions() -> dict[str, str]:
     return versions
 
 
+def source_bundle(config: BuildConfig) -> Path:
+    if config.source_bundle is None:
+        raise FuseTrtError("nothing to export: give weights or a source bundle")
+    return config.source_bundle
+
+
 def _default_weights_and_config(config: BuildConfig):
     from fuse_trt.engine.unet import DEFAULT_UNET_CONFIG, UNetConfig
-    from fuse_trt.models import default_bundle_dir
 
     if config.unet_config is None and config.weights is None:
-        default = Bundle.load(default_bundle_dir())
+        default = Bundle.load(source_bundle(config))
         return UNetConfig(**default.manifest.unet_config), default.artifact_path("weights", "fp32")
     return config.unet_config or DEFAULT_UNET_CONFIG, config.weights
 
@@ -132,7 +138,7 @@ def import_onnx(out_dir: Path, config: BuildConfig) -> Bundle:
         raise FuseTrtError(f"{config.onnx}: {error}") from error
     with OnnxRuntimeBackend(onnx_path, spec, tiers) as backend:
         for tier in tiers:
-            outputs = backend.infer(tier, tier_example_feed(spec, tier))
+            outputs = backend.infer(tier, spec.tier_example_feed(tier))
             if outputs[spec.output_names[0]].shape[2:] != tier.opt_shape:
                 raise FuseTrtError(f"{config.onnx}: output is not the input's size at tier "
                                    f"{tier.name}")

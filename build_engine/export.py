@@ -30,19 +30,6 @@ class ExportConfig:
     simplify: bool = True
 
 
-def example_feed(spec: ModelSpec, batch: int, height: int, width: int, seed: int = 0) -> dict:
-    """Deterministic random inputs in 0..1 for every input of ``spec`` (numpy float32)."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    return {tensor.name: rng.random(tensor.shape(batch, height, width), dtype=np.float32)
-            for tensor in spec.inputs}
-
-
-def tier_example_feed(spec: ModelSpec, tier: TierSpec, seed: int = 0) -> dict:
-    return example_feed(spec, 1, *tier.opt_shape, seed=seed)
-
-
 def export_onnx(model, spec: ModelSpec, path: Path, config: ExportConfig = ExportConfig()) -> Path:
     """Export ``model`` (a torch.nn.Module taking the spec's inputs by name) to ``path``.
 
@@ -53,7 +40,7 @@ def export_onnx(model, spec: ModelSpec, path: Path, config: ExportConfig = Expor
     path = Path(path)
     model = model.eval()
     opset = config.opset or spec.opset
-    feed = example_feed(spec, 1, 2 * spec.stride, 2 * spec.stride)
+    feed = spec.example_feed(1, 2 * spec.stride, 2 * spec.stride)
     args = tuple(torch.from_numpy(feed[name]) for name in spec.input_names)
     weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
     external = config.external_data if config.external_data is not None else (

@@ -24,7 +24,7 @@ from fuse_trt.build_engine.tensorrt_config import (PlanJob, TensorRTBuildConfig,
 from fuse_trt.engine.files import sha256_file, write_bytes_atomic
 from fuse_trt.engine.spec import ModelSpec
 from fuse_trt.engine.tiers import TierTable
-from fuse_trt.errors import EngineBuildError
+from fuse_trt.engine.errors import EngineBuildError
 from fuse_trt.runtime.cuda_memory import GpuInfo, PrimaryContext, load_pycuda, query_gpu
 from fuse_trt.runtime.plan_sidecar import PlanSidecar, plan_file_name, sidecar_path
 from fuse_trt.runtime.trt_compat import PrecisionRecipe, TensorRTCompat, load_tensorrt

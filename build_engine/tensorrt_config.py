@@ -16,7 +16,7 @@ from types import ModuleType
 
 from fuse_trt.engine.spec import ModelSpec
 from fuse_trt.engine.tiers import TierSpec, TierTable
-from fuse_trt.errors import EngineBuildError
+from fuse_trt.engine.errors import EngineBuildError
 from fuse_trt.runtime.trt_compat import PRECISIONS
 
 CalibratorFactory = Callable[[ModuleType], object]

@@ -11,10 +11,9 @@ from pathlib import Path
 import numpy as np
 import onnxruntime
 
-from fuse_trt.build_engine.export import tier_example_feed
 from fuse_trt.engine.spec import ModelSpec
 from fuse_trt.engine.tiers import TierTable
-from fuse_trt.errors import ExportValidationError
+from fuse_trt.engine.errors import ExportValidationError
 
 log = logging.getLogger("fuse_trt")
 
@@ -35,7 +34,7 @@ def validate_onnx(model, onnx_path: Path, spec: ModelSpec, tiers: TierTable) -> 
     results = []
     model = model.eval()
     for tier in tiers:
-        feed = tier_example_feed(spec, tier)
+        feed = spec.tier_example_feed(tier)
         with torch.inference_mode():
             reference = model(*(torch.from_numpy(feed[name]) for name in spec.input_names))
         reference = reference if isinstance(reference, (tuple, list)) else (reference,)

@@ -15,7 +15,7 @@ from fuse_trt.calibration.dataset import (CalibrationConfig, CalibrationSample, 
 from fuse_trt.calibration.images import Split, image_sources
 from fuse_trt.engine.spec import ModelSpec
 from fuse_trt.engine.tiers import TierTable
-from fuse_trt.errors import FuseTrtError
+from fuse_trt.engine.errors import FuseTrtError
 
 log = logging.getLogger("fuse_trt")
 

@@ -17,7 +17,7 @@ from fuse_trt.calibration.images import ImageSource, Split, image_sources
 from fuse_trt.calibration.samples import FacePhoto, face_prep, synthetic_prep, tier_feed
 from fuse_trt.engine.spec import ModelSpec
 from fuse_trt.engine.tiers import TierSpec, TierTable
-from fuse_trt.errors import FuseTrtError
+from fuse_trt.engine.errors import FuseTrtError
 
 log = logging.getLogger("fuse_trt")
 

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from fuse_trt.calibration.dataset import CalibrationSample
-from fuse_trt.errors import AccuracyGateError
+from fuse_trt.engine.errors import AccuracyGateError
 from fuse_trt.runtime.protocol import Backend
 
 log = logging.getLogger("fuse_trt")

@@ -14,7 +14,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from fuse_trt.errors import FuseTrtError
+from fuse_trt.engine.errors import FuseTrtError
 
 Split = Literal["calibration", "held_out"]
 ImageKind = Literal["face", "natural"]

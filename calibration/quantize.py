@@ -16,7 +16,7 @@ from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, 
                                       QuantType, quantize_static)
 
 from fuse_trt.calibration.dataset import CalibrationSample, Progress
-from fuse_trt.errors import FuseTrtError
+from fuse_trt.engine.errors import FuseTrtError
 
 log = logging.getLogger("fuse_trt")
 

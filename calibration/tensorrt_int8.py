@@ -18,7 +18,7 @@ from fuse_trt.calibration.tensorrt_calibrator import (DeviceAlloc, EntropyCalibr
                                                       pycuda_device_alloc)
 from fuse_trt.engine.bundle import Bundle
 from fuse_trt.engine.tiers import TierSpec
-from fuse_trt.errors import FuseTrtError
+from fuse_trt.engine.errors import FuseTrtError
 
 log = logging.getLogger("fuse_trt")
 

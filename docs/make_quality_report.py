@@ -2,7 +2,7 @@
 
     python docs/make_quality_report.py [--bundle DIR]
 
-Synthetic held-out pairs come from ``fuse_trt.build_engine.training.evaluate``; real fusions
+Synthetic held-out pairs come from ``fuse_trt.training.evaluate``; real fusions
 run the real pipeline (``FaceFusion`` with blend classic / seamless / unet) on the face photos
 that ship in packages and score the output face's SFace identity against source and target.
 """
@@ -18,9 +18,9 @@ import cv2
 import numpy as np
 
 from fuse_trt.api import FaceFusion, FusionConfig
-from fuse_trt.build_engine.training.evaluate import (CLASSICAL_METHODS, RESAMPLED_LABEL,
+from fuse_trt.training.evaluate import (CLASSICAL_METHODS, RESAMPLED_LABEL,
                                                      evaluate_synthetic, unet_label)
-from fuse_trt.build_engine.training.images import FACE_PHOTOS, load_image
+from fuse_trt.training.images import FACE_PHOTOS, load_image
 from fuse_trt.engine.bundle import Bundle
 from fuse_trt.engine.faces import FaceDetector, IdentityEncoder, cosine, fusion_region
 from fuse_trt.models import default_bundle_dir

@@ -14,7 +14,7 @@ from pathlib import Path
 from fuse_trt.engine.files import sha256_file, write_json_atomic
 from fuse_trt.engine.spec import ModelSpec
 from fuse_trt.engine.tiers import TierTable
-from fuse_trt.errors import BundleError
+from fuse_trt.engine.errors import BundleError
 
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"

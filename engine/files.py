@@ -8,7 +8,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from fuse_trt.errors import FuseTrtError
+from fuse_trt.engine.errors import FuseTrtError
 
 
 def sha256_file(path: Path) -> str:

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from fuse_trt.engine.files import write_bytes_atomic
-from fuse_trt.errors import FuseTrtError, InputImageError
+from fuse_trt.engine.errors import FuseTrtError, InputImageError
 
 DEFAULT_MAX_PIXELS = 64_000_000  # a 8000 x 8000 image
 

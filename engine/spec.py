@@ -83,6 +83,19 @@ class ModelSpec:
         return {tensor.name: tensor.shape(batch, height, width)
                 for tensor in (*self.inputs, *self.outputs)}
 
+    def example_feed(self, batch: int, height: int, width: int, seed: int = 0) -> dict:
+        """Deterministic random inputs in 0..1 for every input, in each input's dtype."""
+        import numpy as np
+
+        rng = np.random.default_rng(seed)
+        return {tensor.name: rng.random(tensor.shape(batch, height, width),
+                                        dtype=np.float32).astype(tensor.dtype, copy=False)
+                for tensor in self.inputs}
+
+    def tier_example_feed(self, tier: TierSpec, seed: int = 0) -> dict:
+        """One example at ``tier``'s opt shape."""
+        return self.example_feed(1, *tier.opt_shape, seed=seed)
+
     def to_json(self) -> dict:
         return asdict(self)
 

@@ -17,9 +17,9 @@ from fuse_trt.choices import BLEND_CHOICES, DEFAULT_BLEND, REGION_CHOICES
 from fuse_trt.engine.bundle import Bundle
 from fuse_trt.engine.faces import (DetectorConfig, Face, FaceDetector, IdentityEncoder,
                                    PROFILE_YAW_THRESHOLD, yaw_ratio)
-from fuse_trt.errors import FuseTrtError, NoFaceError
+from fuse_trt.engine.errors import FuseTrtError, NoFaceError
 from fuse_trt.engine.fusion_input import FacePrep, prepare_face
-from fuse_trt.fusion_steps import refine_batch
+from fuse_trt.runtime.batching import refine_batch
 from fuse_trt.models import default_bundle_dir
 from fuse_trt.runtime.protocol import Backend
 from fuse_trt.runtime.select import open_backend

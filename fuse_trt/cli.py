@@ -17,22 +17,7 @@ from fuse_trt.commands.stream import stream_command
 from fuse_trt.commands.train import train_command
 from fuse_trt.choices import (BACKEND_CHOICES, BLEND_CHOICES, DEFAULT_BLEND, PRECISION_CHOICES,
                               REGION_CHOICES)
-from fuse_trt.errors import FuseTrtError
-
-SAMPLE_PREFIX = "sample:"
-
-
-def resolve_image_path(value: str) -> Path:
-    """``sample:NAME`` names a photo bundled with the package; anything else is a path."""
-    if value.startswith(SAMPLE_PREFIX):
-        from fuse_trt.engine.faces import SAMPLE_NAMES, sample_path
-
-        name = value[len(SAMPLE_PREFIX):]
-        if name not in SAMPLE_NAMES:
-            raise FuseTrtError(f"unknown sample {name!r}; samples: {', '.join(SAMPLE_NAMES)}")
-        return sample_path(name)
-    return Path(value)
-
+from fuse_trt.engine.errors import FuseTrtError
 
 def parse_tiers(value: str) -> tuple[int, ...]:
     try:
@@ -75,6 +60,7 @@ def fuse(source: str, target: str, output: Path, bundle: Path | None, backend: s
          precision: str, blend: str, region: str, ratio: float, face_choice: str) -> None:
     """Fuse the face in SOURCE onto the face(s) in TARGET. SOURCE/TARGET may be sample:NAME."""
     from fuse_trt.api import FaceFusion, FusionConfig
+    from fuse_trt.engine.faces.samples import resolve_image_path
     from fuse_trt.engine.images import read_image, write_image
 
     source_image = read_image(resolve_image_path(source))
@@ -145,8 +131,10 @@ def build(output: Path, backend: str, precision: str, tier_edges: str, max_batch
           opset: int, weights: Path | None, onnx_model: Path | None, stride: int,
           **options) -> None:
     """Export the fusion UNet to ONNX and build the artifacts for a backend and precision."""
-    from fuse_trt.build import build_bundle
     from fuse_trt.build_engine.bundle_builder import BuildConfig
+    from fuse_trt.build_engine.pipeline import build_bundle
+    from fuse_trt.calibration.step import CalibratedInt8
+    from fuse_trt.models import default_bundle_dir
 
     for given in (weights, onnx_model):
         if given is not None and not given.is_file():
@@ -158,7 +146,8 @@ def build(output: Path, backend: str, precision: str, tier_edges: str, max_batch
     config = BuildConfig(
         backend=backend, precision=precision, tier_short_edges=parse_tiers(tier_edges),
         max_batch=max_batch, opset=opset, weights=weights, onnx=onnx_model, stride=stride,
-        int8=int8_options(**{key: options.pop(key) for key in int8_keys}),
+        source_bundle=default_bundle_dir(),
+        int8=CalibratedInt8(int8_options(**{key: options.pop(key) for key in int8_keys})),
         tensorrt=tensorrt_config(**options))
     bundle = build_bundle(output, config)
     click.echo(f"bundle {bundle.directory}: " + ", ".join(

@@ -15,7 +15,7 @@ from types import ModuleType
 
 import numpy as np
 
-from fuse_trt.errors import BackendUnavailableError
+from fuse_trt.engine.errors import BackendUnavailableError
 from fuse_trt.runtime.trt_compat import INSTALL_HINT
 
 

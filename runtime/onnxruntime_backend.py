@@ -38,7 +38,7 @@ def available_providers(requested: tuple[str, ...] | None) -> list[str]:
     if requested is not None:
         missing = [name for name in requested if name not in present]
         if missing:
-            from fuse_trt.errors import BackendUnavailableError
+            from fuse_trt.engine.errors import BackendUnavailableError
 
             raise BackendUnavailableError(
                 f"ONNX Runtime execution providers {missing} are not installed; have {present}")

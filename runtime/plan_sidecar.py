@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from fuse_trt.errors import PlanMismatchError
+from fuse_trt.engine.errors import PlanMismatchError
 from fuse_trt.runtime.cuda_memory import GpuInfo
 from fuse_trt.runtime.trt_compat import parse_tensorrt_version
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from fuse_trt.engine.spec import ModelSpec
 from fuse_trt.engine.tiers import TierSpec, TierTable
-from fuse_trt.errors import InferenceInputError
+from fuse_trt.engine.errors import InferenceInputError
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from enum import Enum
 from pathlib import Path
 
 from fuse_trt.engine.bundle import Bundle
-from fuse_trt.errors import BackendUnavailableError, BundleError
+from fuse_trt.engine.errors import BackendUnavailableError, BundleError
 from fuse_trt.runtime.protocol import Backend
 
 log = logging.getLogger("fuse_trt")

@@ -20,7 +20,7 @@ import numpy as np
 
 from fuse_trt.engine.spec import ModelSpec
 from fuse_trt.engine.tiers import TierSpec, TierTable
-from fuse_trt.errors import BackendUnavailableError, InferenceInputError, PlanMismatchError
+from fuse_trt.engine.errors import BackendUnavailableError, InferenceInputError, PlanMismatchError
 from fuse_trt.runtime.cuda_memory import (DeviceBuffer, PrimaryContext, TensorBuffers,
                                           load_pycuda, query_gpu)
 from fuse_trt.runtime.plan_sidecar import (PlanSidecar, check_plan_runs_here, rebuild_command,

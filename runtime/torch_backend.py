@@ -8,7 +8,7 @@ import numpy as np
 
 from fuse_trt.engine.spec import ModelSpec
 from fuse_trt.engine.tiers import TierSpec, TierTable
-from fuse_trt.errors import BackendUnavailableError
+from fuse_trt.engine.errors import BackendUnavailableError
 from fuse_trt.runtime.protocol import Backend, BackendMemory
 
 

@@ -16,7 +16,7 @@ from typing import Literal
 
 import numpy as np
 
-from fuse_trt.errors import BackendUnavailableError, EngineBuildError
+from fuse_trt.engine.errors import BackendUnavailableError, EngineBuildError
 
 Precision = Literal["fp32", "fp16", "int8"]
 OnnxVariant = Literal["fp32", "fp16", "qdq"]

@@ -6,7 +6,7 @@ import pytest
 
 from fuse_trt import FaceFusion, FusionConfig
 from fuse_trt.engine.faces import load_sample
-from fuse_trt.errors import FuseTrtError
+from fuse_trt.engine.errors import FuseTrtError
 
 
 @pytest.fixture(scope="module")

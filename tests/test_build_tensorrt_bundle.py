@@ -1,5 +1,5 @@
 """`fuse-trt build --backend tensorrt` into a bundle, then the pipeline on that bundle, on the
-emulated TensorRT of every version (tests/trt_fakes): plans, sidecars and caches recorded in
+emulated TensorRT of every version (tests/support/tensorrt): plans, sidecars and caches recorded in
 the manifest, routed by runtime.select, outputs equal to ONNX Runtime's."""
 import shutil
 
@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 
 from fuse_trt import FaceFusion, FusionConfig
-from fuse_trt.build import build_bundle
+from fuse_trt.build_engine.pipeline import build_bundle
 from fuse_trt.build_engine.bundle_builder import BuildConfig
 from fuse_trt.engine.bundle import Bundle
 from fuse_trt.engine.faces import load_sample
 from fuse_trt.runtime.select import open_backend
 from tests.runtime.test_backend_contract import tier_feeds
-from tests.trt_fakes import VERSIONS, emulate
+from tests.support.tensorrt import VERSIONS, emulate
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def bundle_copy(tiny_bundle, tmp_path):
 def test_tensorrt_build_records_plans_and_serves_the_pipeline(version, bundle_copy, monkeypatch):
     emulated = emulate(version).install(monkeypatch)
     tiers = Bundle.load(bundle_copy).tiers
-    config = BuildConfig(backend="tensorrt", precision="fp16",
+    config = BuildConfig(backend="tensorrt", precision="fp16", source_bundle=bundle_copy,
                          tier_short_edges=tuple(t.short_edge for t in tiers))
     bundle = build_bundle(bundle_copy, config)
     kinds = {(a.kind, a.precision) for a in bundle.manifest.artifacts}
@@ -49,6 +49,7 @@ def test_pipeline_on_a_tensorrt_bundle_matches_onnxruntime(bundle_copy, monkeypa
     emulate(VERSIONS[0]).install(monkeypatch)
     tiers = Bundle.load(bundle_copy).tiers
     build_bundle(bundle_copy, BuildConfig(backend="tensorrt", precision="fp32",
+                                          source_bundle=bundle_copy,
                                           tier_short_edges=tuple(t.short_edge for t in tiers)))
     outputs = {}
     for backend in ("tensorrt", "onnxruntime"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from fuse_trt.errors import NoFaceError
+from fuse_trt.engine.errors import NoFaceError
 
 # Standard 5-point ArcFace template for a 112x112 crop, (x, y) in the landmark order right eye,
 # left eye, nose, right mouth corner, left mouth corner (subject's right = image left).

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from fuse_trt.engine.faces.models import model_path, opencv_errors_only
-from fuse_trt.errors import FuseTrtError, InputImageError
+from fuse_trt.engine.errors import FuseTrtError, InputImageError
 
 log = logging.getLogger("fuse_trt")
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from fuse_trt.engine.faces.align import align_to_template
 from fuse_trt.engine.faces.models import model_path, opencv_errors_only
-from fuse_trt.errors import NoFaceError
+from fuse_trt.engine.errors import NoFaceError
 
 log = logging.getLogger("fuse_trt")
 

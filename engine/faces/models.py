@@ -13,7 +13,7 @@ from typing import Literal
 
 import cv2
 
-from fuse_trt.errors import FuseTrtError
+from fuse_trt.engine.errors import FuseTrtError
 
 ModelKind = Literal["detector", "recognizer"]
 

@@ -1,19 +1,21 @@
 """Sample face photos bundled with the package (public domain), for demos and tests."""
 from __future__ import annotations
 
+import importlib.resources
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-import fuse_trt
-from fuse_trt.errors import FuseTrtError
+from fuse_trt.engine.errors import FuseTrtError
 
 SAMPLE_NAMES: tuple[str, ...] = ("astronaut", "grace_hopper")
+SAMPLE_PREFIX = "sample:"
 
 
 def samples_dir() -> Path:
-    return Path(fuse_trt.__file__).parent / "samples"
+    # Package data of the distribution, found as a resource so engine imports no package root.
+    return Path(str(importlib.resources.files("fuse_trt") / "samples"))
 
 
 def sample_path(name: str) -> Path:
@@ -32,3 +34,10 @@ def load_sample(name: str) -> np.ndarray:
     if bgr is None:
         raise FuseTrtError(f"sample image {sample_path(name)} cannot be decoded")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def resolve_image_path(value: str) -> Path:
+    """``sample:NAME`` names a photo bundled with the package; anything else is a path."""
+    if value.startswith(SAMPLE_PREFIX):
+        return sample_path(value[len(SAMPLE_PREFIX):])
+    return Path(value)

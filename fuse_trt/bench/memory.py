@@ -134,14 +134,13 @@ def _preload(backend: str) -> None:
 
 def measure_memory(job: MemoryJob) -> dict:
     """Load, activate and run one tier; memory figures in MiB (run in a fresh process)."""
-    from fuse_trt.build_engine.export import example_feed
     from fuse_trt.engine.bundle import Bundle
     from fuse_trt.runtime.select import open_backend
 
     _preload(job.backend)
     bundle = Bundle.load(Path(job.bundle_dir))
     tier = bundle.tiers.by_name(job.tier)
-    feed = example_feed(bundle.spec, job.batch, *tier.opt_shape)
+    feed = bundle.spec.example_feed(job.batch, *tier.opt_shape)
     on_gpu = backend_uses_gpu(job.backend, job.precision)
     gc.collect()
     gpu_start = gpu_mem_info() if on_gpu else None

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from fuse_trt.engine.bundle import Bundle
 from fuse_trt.engine.tiers import TierSpec
-from fuse_trt.errors import FuseTrtError
+from fuse_trt.engine.errors import FuseTrtError
 from fuse_trt.runtime.select import PRECISION_CHOICES, available_backends
 
 BENCH_BACKENDS = ("tensorrt", "onnxruntime", "torch")

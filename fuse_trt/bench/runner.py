@@ -160,7 +160,6 @@ def _open_cases(bundle: Bundle, combinations: list[Combination], tiers, frames: 
                 config: BenchConfig, fusions: dict, errors: list) -> list[TimedCase]:
     """A FaceFusion per combination (its backend serves the model-only cases too)."""
     from fuse_trt.api import FaceFusion, FusionConfig
-    from fuse_trt.build_engine.export import example_feed
     from fuse_trt.engine.faces import load_sample
 
     source = load_sample(config.source_sample)
@@ -177,7 +176,7 @@ def _open_cases(bundle: Bundle, combinations: list[Combination], tiers, frames: 
             errors.append(_error("open", combo.backend, combo.precision, error))
             continue
         for tier in tiers:
-            feed = example_feed(bundle.spec, config.batch, *tier.opt_shape)
+            feed = bundle.spec.example_feed(config.batch, *tier.opt_shape)
             cases.append(TimedCase(("model", combo, tier.name),
                                    _infer_call(fusion.backend, tier, feed)))
             if config.end_to_end:

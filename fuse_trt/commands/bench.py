@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from fuse_trt.errors import FuseTrtError
+from fuse_trt.engine.errors import FuseTrtError
 
 
 def _names(value: str | None) -> tuple[str, ...] | None:

@@ -61,9 +61,9 @@ def stream_command(input_spec: str, source_face: str, output: str, bundle: Path 
     """Fuse the face in --source into every frame of INPUT: a video file, a camera index or an
     OpenCV capture string (e.g. a GStreamer pipeline). Frames without a face pass through."""
     from fuse_trt.api import FusionConfig
-    from fuse_trt.cli import resolve_image_path
+    from fuse_trt.engine.faces.samples import resolve_image_path
     from fuse_trt.engine.images import read_image
-    from fuse_trt.errors import FuseTrtError
+    from fuse_trt.engine.errors import FuseTrtError
     from fuse_trt.stream import SmoothingConfig, StreamConfig, TrackerConfig, summary_lines
 
     if json_path is not None and not json_path.parent.is_dir():

@@ -24,8 +24,8 @@ def train_command(output: Path, minutes: float | None, seed: int, config_name: s
     """Train the blend UNet on natural images that ship in packages (self-supervised)."""
     from tqdm import tqdm
 
-    from fuse_trt.build_engine.training.loop import TRAIN_CONFIGS
-    from fuse_trt.build_engine.training.run import TrainRun, train_bundle
+    from fuse_trt.training.loop import TRAIN_CONFIGS
+    from fuse_trt.training.run import TrainRun, train_bundle
 
     total = sum(phase.steps for phase in TRAIN_CONFIGS[config_name].phases)
     with tqdm(total=total, unit="step", desc=f"train {config_name}") as bar:

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from fuse_trt.engine.faces import PROFILE_YAW_THRESHOLD, Face, FaceDetector, yaw_ratio
-from fuse_trt.errors import FuseTrtError
+from fuse_trt.engine.errors import FuseTrtError
 from fuse_trt.stream.sinks import NullSink
 from fuse_trt.stream.sources import VideoSource
 from fuse_trt.stream.stats import StatsRecorder, StreamStats

@@ -18,7 +18,7 @@ from types import TracebackType
 import cv2
 import numpy as np
 
-from fuse_trt.errors import FuseTrtError
+from fuse_trt.engine.errors import FuseTrtError
 
 log = logging.getLogger("fuse_trt")
 

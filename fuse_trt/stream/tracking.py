@@ -24,7 +24,7 @@ import numpy as np
 
 from fuse_trt.engine.faces import Face, FaceDetector, similarity_transform
 from fuse_trt.engine.faces.align import transform_points
-from fuse_trt.errors import NoFaceError
+from fuse_trt.engine.errors import NoFaceError
 
 
 @dataclass(frozen=True)

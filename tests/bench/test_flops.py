@@ -35,11 +35,10 @@ def test_tiny_unet_flops_match_pytorchs_counter(tiny_bundle):
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from fuse_trt.build_engine.export import example_feed
     from fuse_trt.engine.unet import TINY_UNET_CONFIG, FusionUNet
 
     model = FusionUNet(TINY_UNET_CONFIG).eval()
-    feed = example_feed(tiny_bundle.spec, 1, 32, 48)
+    feed = tiny_bundle.spec.example_feed(1, 32, 48)
     counter = FlopCounterMode(display=False)
     with torch.inference_mode(), counter:
         model(*(torch.from_numpy(feed[name]) for name in tiny_bundle.spec.input_names))

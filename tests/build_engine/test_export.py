@@ -4,10 +4,10 @@ import onnxruntime
 import pytest
 import torch
 
-from fuse_trt.build_engine.export import ExportConfig, export_onnx, symbolic_dims, tier_example_feed
+from fuse_trt.build_engine.export import ExportConfig, export_onnx, symbolic_dims
 from fuse_trt.build_engine.validate import validate_onnx
 from fuse_trt.engine.unet import TINY_IDENTITY_UNET_CONFIG, TINY_UNET_CONFIG, FusionUNet
-from fuse_trt.errors import ExportValidationError
+from fuse_trt.engine.errors import ExportValidationError
 from tests.conftest import perturbed_unet, tiny_tiers
 
 
@@ -40,7 +40,7 @@ def test_validation_compares_every_tier(tmp_path, config):
     # The exported graph really is dynamic: it runs at every tier's shape.
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     for tier in tiers:
-        (fused,) = session.run(None, tier_example_feed(spec, tier))
+        (fused,) = session.run(None, spec.tier_example_feed(tier))
         assert fused.shape[2:] == tier.opt_shape
 
 
@@ -63,7 +63,7 @@ def test_external_data_is_written_beside_the_model_and_loads(tmp_path):
     initializers = onnx.load(str(path), load_external_data=False).graph.initializer
     assert any(t.data_location == onnx.TensorProto.EXTERNAL for t in initializers)
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    feed = tier_example_feed(spec, tiny_tiers().tiers[0])
+    feed = spec.tier_example_feed(tiny_tiers().tiers[0])
     with torch.inference_mode():
         expected = model(*(torch.from_numpy(feed[n]) for n in spec.input_names)).numpy()
     np.testing.assert_allclose(session.run(None, feed)[0], expected, atol=1e-4)

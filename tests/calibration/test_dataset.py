@@ -10,7 +10,7 @@ from fuse_trt.calibration.cache import cache_path, cached_samples, load_samples,
 from fuse_trt.calibration.dataset import CalibrationConfig, build_samples, original_shape
 from fuse_trt.calibration.images import image_sources
 from fuse_trt.engine.spec import IDENTITY_FUSION_SPEC
-from fuse_trt.errors import FuseTrtError
+from fuse_trt.engine.errors import FuseTrtError
 from tests.calibration.conftest import TINY_CONFIG
 from tests.conftest import tiny_tiers
 

@@ -9,7 +9,7 @@ import pytest
 from fuse_trt.calibration.dataset import CalibrationSample
 from fuse_trt.calibration.gate import GateConfig, compare, enforce
 from fuse_trt.engine.spec import FUSION_SPEC
-from fuse_trt.errors import AccuracyGateError
+from fuse_trt.engine.errors import AccuracyGateError
 from fuse_trt.runtime.protocol import Backend, BackendMemory
 from tests.conftest import tiny_tiers
 

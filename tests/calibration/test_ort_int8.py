@@ -12,7 +12,7 @@ from fuse_trt.calibration.ort_int8 import INT8_ONNX_NAME, build_ort_int8
 from fuse_trt.calibration.qdq import nonzero_zero_points
 from fuse_trt.calibration.quantize import edge_conv_names
 from fuse_trt.engine.bundle import Bundle
-from fuse_trt.errors import AccuracyGateError, FuseTrtError
+from fuse_trt.engine.errors import AccuracyGateError, FuseTrtError
 from fuse_trt.runtime.onnxruntime_backend import OnnxRuntimeBackend
 from fuse_trt.runtime.select import open_backend
 

@@ -20,9 +20,9 @@ from fuse_trt.calibration.tensorrt_calibrator import (calibration_cache_path,
                                                       make_entropy_calibrator)
 from fuse_trt.calibration.tensorrt_int8 import tensorrt_int8_inputs
 from fuse_trt.runtime.trt_compat import TensorRTCompat
-from tests.trt_fakes.dump import load_dump
-from tests.trt_fakes.fake_cuda import FakeGpu, make_pycuda
-from tests.trt_fakes.strict import make_standin
+from tests.support.tensorrt.dump import load_dump
+from tests.support.tensorrt.fake_cuda import FakeGpu, make_pycuda
+from tests.support.tensorrt.strict import make_standin
 
 
 class BuilderConfigImpl:

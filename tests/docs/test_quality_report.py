@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fuse_trt.build_engine.training.evaluate import Scores
+from fuse_trt.training.evaluate import Scores
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 

@@ -2,8 +2,7 @@
 import numpy as np
 import pytest
 
-from fuse_trt.build_engine.export import example_feed
-from fuse_trt.errors import BackendUnavailableError, InferenceInputError
+from fuse_trt.engine.errors import BackendUnavailableError, InferenceInputError
 from fuse_trt.runtime.onnxruntime_backend import OnnxRuntimeBackend
 from fuse_trt.runtime.select import available_backends, open_backend
 
@@ -14,7 +13,7 @@ def tier_feeds(bundle, batch=1):
     """One feed per tier: the profile's min shape, opt shape and max shape."""
     for tier in bundle.tiers:
         for shape in (tier.min_shape, tier.max_shape):
-            yield tier, example_feed(bundle.spec, batch, *shape, seed=sum(shape))
+            yield tier, bundle.spec.example_feed(batch, *shape, seed=sum(shape))
 
 
 @pytest.mark.parametrize("bundle_name", ["tiny_bundle", "tiny_identity_bundle"])
@@ -38,7 +37,7 @@ def test_every_backend_agrees_on_every_tier(request, bundle_name):
 @pytest.mark.parametrize("backend_name", CPU_BACKENDS)
 def test_feed_checks_name_tensor_and_expectation(tiny_bundle, backend_name):
     tier = tiny_bundle.tiers.tiers[0]
-    good = example_feed(tiny_bundle.spec, 1, *tier.min_shape)
+    good = tiny_bundle.spec.example_feed(1, *tier.min_shape)
     with open_backend(tiny_bundle, backend_name) as backend:
         with pytest.raises(InferenceInputError, match="model expects"):
             backend.infer(tier, {k: v for k, v in good.items() if k != "mask"})
@@ -46,17 +45,17 @@ def test_feed_checks_name_tensor_and_expectation(tiny_bundle, backend_name):
             backend.infer(tier, {**good, "mask": good["mask"].astype(np.float64)})
         with pytest.raises(InferenceInputError, match=r"'context' has shape .* expected \[N, 3, H, W\]"):
             backend.infer(tier, {**good, "context": good["context"][:, :1]})
-        too_big = example_feed(tiny_bundle.spec, 1, tier.max_shape[0] + 16, tier.min_shape[1])
+        too_big = tiny_bundle.spec.example_feed(1, tier.max_shape[0] + 16, tier.min_shape[1])
         with pytest.raises(InferenceInputError, match=f"tier {tier.name} takes"):
             backend.infer(tier, too_big)
-        too_many = example_feed(tiny_bundle.spec, tier.max_batch + 1, *tier.min_shape)
+        too_many = tiny_bundle.spec.example_feed(tier.max_batch + 1, *tier.min_shape)
         with pytest.raises(InferenceInputError, match="batch"):
             backend.infer(tier, too_many)
 
 
 def test_non_contiguous_inputs_are_accepted(tiny_bundle):
     tier = tiny_bundle.tiers.tiers[0]
-    feed = example_feed(tiny_bundle.spec, 1, *tier.min_shape)
+    feed = tiny_bundle.spec.example_feed(1, *tier.min_shape)
     strided = {name: np.flip(array, axis=-1) for name, array in feed.items()}
     with open_backend(tiny_bundle, "onnxruntime") as backend:
         flipped = backend.infer(tier, strided)["fused"]
@@ -85,7 +84,7 @@ def test_onnxruntime_allocates_its_buffers_once(tiny_bundle):
 def test_infer_before_activate_is_a_bug_not_a_user_error(tiny_bundle):
     backend = open_backend(tiny_bundle, "onnxruntime")
     with pytest.raises(RuntimeError, match="before activate"):
-        backend.infer("32", example_feed(tiny_bundle.spec, 1, 32, 32))
+        backend.infer("32", tiny_bundle.spec.example_feed(1, 32, 32))
 
 
 def test_unknown_backend_and_precision_are_user_errors(tiny_bundle):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fuse_trt.api import FaceFusion, FusionConfig
-from fuse_trt.errors import FuseTrtError
+from fuse_trt.engine.errors import FuseTrtError
 from fuse_trt.stream import Pipeline, StreamConfig, TrackerConfig, VideoSource, open_sink
 
 

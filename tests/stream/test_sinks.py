@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fuse_trt.errors import FuseTrtError
+from fuse_trt.engine.errors import FuseTrtError
 from fuse_trt.stream import NullSink, VideoSink, open_sink
 
 

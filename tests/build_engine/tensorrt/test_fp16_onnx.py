@@ -5,7 +5,7 @@ import onnxruntime
 
 from fuse_trt.build_engine.fp16_onnx import fp16_onnx
 from fuse_trt.engine.spec import IDENTITY_FUSION_SPEC
-from tests.trt_fakes.models import feed_for, tiny_onnx
+from tests.support.tensorrt.models import feed_for, tiny_onnx
 
 
 def test_fp16_onnx_keeps_io_float32_and_stays_close(tmp_path):

@@ -12,12 +12,12 @@ from fuse_trt.build_engine.tensorrt_builder import (ConfigFor, NetworkFromOnnxPa
                                                     build_tensorrt_plans)
 from fuse_trt.build_engine.tensorrt_config import PlanJob, TensorRTBuildConfig, profile_table
 from fuse_trt.engine.spec import FUSION_SPEC, IDENTITY_FUSION_SPEC
-from fuse_trt.errors import BackendUnavailableError, EngineBuildError
+from fuse_trt.engine.errors import BackendUnavailableError, EngineBuildError
 from fuse_trt.runtime.plan_sidecar import PlanSidecar, sidecar_path
 from fuse_trt.runtime.trt_compat import PrecisionRecipe, load_tensorrt
-from tests.trt_fakes import plan_header
-from tests.trt_fakes.building import build_plan
-from tests.trt_fakes.models import tiny_onnx, unsupported_op_onnx
+from tests.support.tensorrt import plan_header
+from tests.support.tensorrt.building import build_plan
+from tests.support.tensorrt.models import tiny_onnx, unsupported_op_onnx
 
 SPEC = IDENTITY_FUSION_SPEC
 
@@ -128,7 +128,7 @@ def test_the_calibrator_factory_gets_the_tensorrt_module(trt10, tiers, tmp_path)
     made = []
 
     def factory(trt):
-        from tests.trt_fakes.building import make_calibrator
+        from tests.support.tensorrt.building import make_calibrator
 
         calibrator = make_calibrator({t.name: (1, t.channels, 32, 32) if t.layout == "image"
                                       else (1, t.channels) for t in SPEC.inputs}, trt)

@@ -5,7 +5,7 @@ import pytest
 
 from fuse_trt.build_engine.tensorrt_config import TensorRTBuildConfig, plan_jobs, profile_table
 from fuse_trt.engine.spec import IDENTITY_FUSION_SPEC
-from fuse_trt.errors import EngineBuildError
+from fuse_trt.engine.errors import EngineBuildError
 
 
 def test_one_profile_per_tier_with_batch_one_to_max_and_opt_one(tiers):

@@ -5,7 +5,7 @@ import pytest
 from fuse_trt.engine.faces import (ARCFACE_TEMPLATE_112, PROFILE_YAW_THRESHOLD, align_to_template,
                                    similarity_transform, warp_image, yaw_ratio)
 from fuse_trt.engine.faces.align import transform_points
-from fuse_trt.errors import NoFaceError
+from fuse_trt.engine.errors import NoFaceError
 
 
 def _similarity(angle_deg: float, scale: float, shift: tuple[float, float]) -> np.ndarray:

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from fuse_trt.engine.faces import DetectorConfig, FaceDetector
-from fuse_trt.errors import FuseTrtError, InputImageError
+from fuse_trt.engine.errors import FuseTrtError, InputImageError
 
 
 def _assert_plausible(face, image):

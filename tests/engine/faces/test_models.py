@@ -4,7 +4,7 @@ import sys
 import pytest
 
 from fuse_trt.engine.faces import models
-from fuse_trt.errors import FuseTrtError
+from fuse_trt.engine.errors import FuseTrtError
 
 
 @pytest.mark.parametrize("kind", ["detector", "recognizer"])

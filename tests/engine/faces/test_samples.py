@@ -1,7 +1,7 @@
 import pytest
 
 from fuse_trt.engine.faces import SAMPLE_NAMES, load_sample, sample_path
-from fuse_trt.errors import FuseTrtError
+from fuse_trt.engine.errors import FuseTrtError
 
 
 def test_every_sample_is_a_bundled_jpeg():

@@ -15,13 +15,13 @@ import pytest
 
 from fuse_trt.engine.spec import IDENTITY_FUSION_SPEC
 from fuse_trt.engine.tiers import TierTable
-from fuse_trt.errors import EngineBuildError
+from fuse_trt.engine.errors import EngineBuildError
 from fuse_trt.runtime.tensorrt_backend import TensorRTBackend
 from tests.conftest import tiny_tiers
-from tests.trt_fakes import VERSIONS, emulate, plan_header
-from tests.trt_fakes.building import build_plan
-from tests.trt_fakes.dump import load_dump
-from tests.trt_fakes.models import feed_for, unsupported_op_onnx
+from tests.support.tensorrt import VERSIONS, emulate, plan_header
+from tests.support.tensorrt.building import build_plan
+from tests.support.tensorrt.dump import load_dump
+from tests.support.tensorrt.models import feed_for, unsupported_op_onnx
 
 SPEC = IDENTITY_FUSION_SPEC  # image inputs and a [N, 128] vector input
 

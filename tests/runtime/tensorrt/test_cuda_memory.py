@@ -7,7 +7,7 @@ import pytest
 
 from fuse_trt.runtime.cuda_memory import (PrimaryContext, TensorBuffers, load_pycuda,
                                           query_gpu)
-from tests.trt_fakes.fake_cuda import FakeCudaError, FakeGpu, make_pycuda
+from tests.support.tensorrt.fake_cuda import FakeCudaError, FakeGpu, make_pycuda
 
 
 @pytest.fixture

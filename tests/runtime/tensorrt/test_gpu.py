@@ -10,7 +10,7 @@ from fuse_trt.build_engine.tensorrt_config import TensorRTBuildConfig
 from fuse_trt.runtime.onnxruntime_backend import OnnxRuntimeBackend
 from fuse_trt.runtime.plan_sidecar import PlanSidecar, sidecar_path
 from fuse_trt.runtime.tensorrt_backend import TensorRTBackend
-from tests.trt_fakes.models import feed_for
+from tests.support.tensorrt.models import feed_for
 
 
 def gpu_with_tensorrt() -> bool:

@@ -18,7 +18,7 @@ import fuse_trt.runtime.plan_sidecar, fuse_trt.build_engine.tensorrt_builder
 from fuse_trt.runtime.tensorrt_backend import TensorRTBackend
 from fuse_trt.engine.spec import FUSION_SPEC
 from fuse_trt.engine.tiers import DEFAULT_TIERS
-from fuse_trt.errors import BackendUnavailableError
+from fuse_trt.engine.errors import BackendUnavailableError
 assert not {'tensorrt', 'pycuda', 'pycuda.driver'} & set(sys.modules)
 backend = TensorRTBackend(Path('missing.plan'), FUSION_SPEC, DEFAULT_TIERS, 'fp16')
 try:

@@ -7,11 +7,11 @@ import pytest
 
 from fuse_trt.engine.spec import FUSION_SPEC
 from fuse_trt.engine.tiers import TierTable
-from fuse_trt.errors import PlanMismatchError
+from fuse_trt.engine.errors import PlanMismatchError
 from fuse_trt.runtime.plan_sidecar import sidecar_path
 from fuse_trt.runtime.tensorrt_backend import TensorRTBackend
-from tests.trt_fakes import emulate
-from tests.trt_fakes.building import build_plan
+from tests.support.tensorrt import emulate
+from tests.support.tensorrt.building import build_plan
 
 
 def edit_sidecar(plan, **changes):

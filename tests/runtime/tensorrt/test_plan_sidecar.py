@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from fuse_trt.errors import PlanMismatchError
+from fuse_trt.engine.errors import PlanMismatchError
 from fuse_trt.runtime.cuda_memory import GpuInfo
 from fuse_trt.runtime.plan_sidecar import (PlanSidecar, check_plan_runs_here, plan_file_name,
                                            sidecar_path)

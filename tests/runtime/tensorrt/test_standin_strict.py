@@ -1,8 +1,8 @@
 """The stand-ins are strict: exactly the dumped members, the dumped signatures, dumped names."""
 import pytest
 
-from tests.trt_fakes import VERSIONS, emulate
-from tests.trt_fakes.dump import is_enum, load_dump
+from tests.support.tensorrt import VERSIONS, emulate
+from tests.support.tensorrt.dump import is_enum, load_dump
 
 
 def test_an_8_6_only_call_fails_under_11_4():

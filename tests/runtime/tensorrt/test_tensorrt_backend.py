@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from fuse_trt.engine.spec import FUSION_SPEC, IDENTITY_FUSION_SPEC
-from fuse_trt.errors import InferenceInputError
+from fuse_trt.engine.errors import InferenceInputError
 from fuse_trt.runtime.onnxruntime_backend import OnnxRuntimeBackend
 from fuse_trt.runtime.tensorrt_backend import TensorRTBackend
-from tests.trt_fakes.building import build_plan
-from tests.trt_fakes.models import feed_for
+from tests.support.tensorrt.building import build_plan
+from tests.support.tensorrt.models import feed_for
 
 SPECS = [FUSION_SPEC, IDENTITY_FUSION_SPEC]
 MAX_ABS_DIFF = {}  # (spec, version, precision, tier) -> max abs difference vs ONNX Runtime

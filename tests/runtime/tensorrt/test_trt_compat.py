@@ -4,10 +4,10 @@ import types
 
 import pytest
 
-from fuse_trt.errors import BackendUnavailableError, EngineBuildError
+from fuse_trt.engine.errors import BackendUnavailableError, EngineBuildError
 from fuse_trt.runtime.trt_compat import (PrecisionRecipe, TensorRTCompat, load_tensorrt,
                                          parse_tensorrt_version)
-from tests.trt_fakes import emulate
+from tests.support.tensorrt import emulate
 
 # (version, precision, strongly typed asked) -> recipe, from DESIGN.md "TensorRT versions".
 RECIPES = [

@@ -4,7 +4,7 @@ import logging
 import pytest
 
 from fuse_trt.runtime.trt_logger import make_trt_logger
-from tests.trt_fakes import VERSIONS, emulate
+from tests.support.tensorrt import VERSIONS, emulate
 
 
 @pytest.mark.parametrize("version", VERSIONS)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fuse_trt.build_engine.training.images import FACE_PHOTOS, HELD_OUT_IMAGES, load_image
-from fuse_trt.build_engine.training.pairs import (Pair, PairConfig, make_pair, planar,
+from fuse_trt.training.images import FACE_PHOTOS, HELD_OUT_IMAGES, load_image
+from fuse_trt.training.pairs import (Pair, PairConfig, make_pair, planar,
                                                   random_crop, random_landmarks)
 from fuse_trt.engine.bundle import Bundle
 from fuse_trt.engine.faces import (FaceDetector, alpha_blend, fusion_region, naive_paste,

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from tests.trt_fakes.dump import (VERSIONS, annotation_class, is_enum, load_dump,
+from tests.support.tensorrt.dump import (VERSIONS, annotation_class, is_enum, load_dump,
                                   parse_signature)
 
 

@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from fuse_trt.build_engine.bundle_builder import BuildConfig, export_fp32
-from fuse_trt.build_engine.training.images import HELD_OUT_IMAGES
-from fuse_trt.build_engine.training.loop import (TRAIN_CONFIGS, LossLog, StepRecord, Trainer,
+from fuse_trt.training.images import HELD_OUT_IMAGES
+from fuse_trt.training.loop import (TRAIN_CONFIGS, LossLog, StepRecord, Trainer,
                                                  TrainResult)
 from fuse_trt.engine.bundle import Bundle
 from fuse_trt.engine.unet import save_fusion_unet

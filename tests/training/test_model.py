@@ -3,8 +3,8 @@ import cv2
 import numpy as np
 import torch
 
-from fuse_trt.build_engine.training.images import load_image
-from fuse_trt.build_engine.training.pairs import make_pair, pair_arrays
+from fuse_trt.training.images import load_image
+from fuse_trt.training.pairs import make_pair, pair_arrays
 from fuse_trt.engine.faces import ARCFACE_TEMPLATE_112
 from fuse_trt.engine.unet import DEFAULT_UNET_CONFIG, colour_features, face_frame
 

@@ -14,9 +14,9 @@ import weakref
 import numpy as np
 import onnxruntime
 
-from tests.trt_fakes.emulated_build import peek
-from tests.trt_fakes.emulation import NUMPY_TYPES, read_plan, settable
-from tests.trt_fakes.fake_cuda import FakeCudaError
+from tests.support.tensorrt.emulated_build import peek
+from tests.support.tensorrt.emulation import NUMPY_TYPES, read_plan, settable
+from tests.support.tensorrt.fake_cuda import FakeCudaError
 
 SCRIBBLE = 0xAB  # what an execution leaves in its scratch memory
 

@@ -6,7 +6,7 @@ import math
 
 import onnx
 
-from tests.trt_fakes.emulation import PLAN_MAGIC, PRECISION_FLAGS, call
+from tests.support.tensorrt.emulation import PLAN_MAGIC, PRECISION_FLAGS, call
 
 MAX_CALIBRATION_BATCHES = 8
 

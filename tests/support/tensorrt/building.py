@@ -10,7 +10,7 @@ from fuse_trt.build_engine.tensorrt_config import TensorRTBuildConfig
 from fuse_trt.engine.spec import ModelSpec
 from fuse_trt.engine.tiers import TierTable
 from fuse_trt.runtime.trt_compat import load_tensorrt
-from tests.trt_fakes.models import tiny_onnx
+from tests.support.tensorrt.models import tiny_onnx
 
 
 def build_plan(bundle_dir: Path, spec: ModelSpec, tiers: TierTable, precision: str = "fp32",

@@ -9,9 +9,9 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from tests.trt_fakes.dump import VERSIONS
-from tests.trt_fakes.emulation import Emulation, read_plan
-from tests.trt_fakes.fake_cuda import FakeGpu, make_pycuda
+from tests.support.tensorrt.dump import VERSIONS
+from tests.support.tensorrt.emulation import Emulation, read_plan
+from tests.support.tensorrt.fake_cuda import FakeGpu, make_pycuda
 
 
 @dataclass

@@ -5,7 +5,7 @@ import pytest
 
 from fuse_trt.engine.spec import FUSION_SPEC, IDENTITY_FUSION_SPEC
 from tests.conftest import tiny_tiers
-from tests.trt_fakes import VERSIONS, emulate
+from tests.support.tensorrt import VERSIONS, emulate
 
 SPECS = {spec.name: spec for spec in (FUSION_SPEC, IDENTITY_FUSION_SPEC)}
 NEWEST_10X = "10.16.1.11"

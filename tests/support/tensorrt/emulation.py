@@ -15,8 +15,8 @@ from collections import Counter
 import numpy as np
 import onnx
 
-from tests.trt_fakes.fake_cuda import FakeGpu
-from tests.trt_fakes.strict import make_standin
+from tests.support.tensorrt.fake_cuda import FakeGpu
+from tests.support.tensorrt.strict import make_standin
 
 PLAN_MAGIC = b"FAKE-TRT-PLAN\n"
 CACHE_MAGIC = b"FAKE-TRT-CACHE\n"
@@ -45,7 +45,7 @@ class Emulation:
     """One TensorRT version on one fake GPU: the strict module plus shared state."""
 
     def __init__(self, version: str, gpu: FakeGpu):
-        from tests.trt_fakes.emulated_engine import RUNTIME_IMPLS
+        from tests.support.tensorrt.emulated_engine import RUNTIME_IMPLS
 
         self.version, self.major, self.gpu = version, int(version.split(".")[0]), gpu
         self.module = make_standin(version, {**BUILD_IMPLS, **RUNTIME_IMPLS},
@@ -124,7 +124,7 @@ class BuilderImpl:
         return self._emu.new("IOptimizationProfile")
 
     def build_serialized_network(self, network, config):
-        from tests.trt_fakes.emulated_build import build_plan_bytes
+        from tests.support.tensorrt.emulated_build import build_plan_bytes
 
         return build_plan_bytes(self, network, config)
 

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-DUMP_DIR = Path(__file__).resolve().parents[1] / "data" / "trt-api"
+DUMP_DIR = Path(__file__).resolve().parents[2] / "data" / "trt-api"
 VERSIONS = ("8.6.1", "10.3.0", "10.16.1.11", "11.4.0.106")
 
 

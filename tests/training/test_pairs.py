@@ -1,8 +1,8 @@
 import numpy as np
 
-from fuse_trt.build_engine.training.images import (FACE_PHOTOS, HELD_OUT_IMAGES, TRAIN_IMAGES,
+from fuse_trt.training.images import (FACE_PHOTOS, HELD_OUT_IMAGES, TRAIN_IMAGES,
                                                    load_image)
-from fuse_trt.build_engine.training.pairs import (PairConfig, make_pair, random_batch,
+from fuse_trt.training.pairs import (PairConfig, make_pair, random_batch,
                                                   random_landmarks)
 from fuse_trt.engine.faces import Face
 from fuse_trt.engine.fusion_input import prepare_face

@@ -5,8 +5,7 @@ import onnxruntime
 import torch
 from click.testing import CliRunner
 
-from fuse_trt.build_engine.export import tier_example_feed
-from fuse_trt.build_engine.training.loop import TRAIN_CONFIGS, Trainer
+from fuse_trt.training.loop import TRAIN_CONFIGS, Trainer
 from fuse_trt.commands.train import CONFIG_CHOICES, train_command
 from fuse_trt.engine.bundle import Bundle
 from fuse_trt.engine.unet import load_fusion_unet
@@ -45,7 +44,7 @@ def test_train_command_writes_a_bundle_with_sidecar_and_loss_log(tmp_path):
     assert len(log_lines) == 1 + sum(p.steps for p in TRAIN_CONFIGS["tiny"].phases)
     # The trained weights moved away from the identity start, and the ONNX runs them.
     model = load_fusion_unet(TRAIN_CONFIGS["tiny"].unet, first.artifact_path("weights", "fp32"))
-    feed = tier_example_feed(first.spec, first.tiers.tiers[0])
+    feed = first.spec.tier_example_feed(first.tiers.tiers[0])
     with torch.inference_mode():
         expected = model(*(torch.from_numpy(feed[n]) for n in first.spec.input_names)).numpy()
     session = onnxruntime.InferenceSession(str(first.artifact_path("onnx", "fp32")))

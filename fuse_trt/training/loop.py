@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fuse_trt.build_engine.training.images import TRAIN_IMAGES, load_images
-from fuse_trt.build_engine.training.pairs import PairConfig, random_batch
+from fuse_trt.training.images import TRAIN_IMAGES, load_images
+from fuse_trt.training.pairs import PairConfig, random_batch
 from fuse_trt.engine.unet import (DEFAULT_UNET_CONFIG, TINY_UNET_CONFIG, FusionUNet,
                                   UNetConfig)
 

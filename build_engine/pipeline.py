@@ -1,8 +1,8 @@
 """`fuse-trt build`: export -> reduced-precision ONNX -> TensorRT plans, into one bundle.
 
-The package root composes the build steps because they span subpackages: export and the
-TensorRT builder (build_engine), INT8 calibration (calibration). An existing bundle built
-from the same model and tiers is extended instead of rebuilt.
+INT8 calibration reaches the pipeline as an injected step (``BuildConfig.int8``), so this
+module never imports ``calibration``. An existing bundle built from the same model and tiers
+is extended instead of rebuilt.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from fuse_trt.build_engine.bundle_builder import BuildConfig, export_fp32, impor
 from fuse_trt.engine.bundle import Bundle
 from fuse_trt.engine.files import sha256_file
 from fuse_trt.engine.tiers import TierTable
-from fuse_trt.errors import FuseTrtError
+from fuse_trt.engine.errors import FuseTrtError
 
 log = logging.getLogger("fuse_trt")
 
@@ -35,11 +35,15 @@ def build_bundle(out_dir: Path, config: BuildConfig) -> Bundle:
     if config.precision == "fp16":
         return add_fp16_onnx(bundle)
     if config.precision == "int8":
-        from fuse_trt.calibration.options import Int8Options
-        from fuse_trt.calibration.ort_int8 import build_ort_int8
-
-        return build_ort_int8(bundle, config.int8 or Int8Options())
+        return _int8_step(config).onnxruntime(bundle)
     return bundle
+
+
+def _int8_step(config: BuildConfig):
+    if config.int8 is None:
+        raise FuseTrtError("an INT8 build needs calibration: pass BuildConfig.int8 "
+                           "(fuse_trt.calibration.step.CalibratedInt8)")
+    return config.int8
 
 
 def add_fp16_onnx(bundle: Bundle) -> Bundle:
@@ -83,12 +87,9 @@ def build_tensorrt(bundle: Bundle, config: BuildConfig) -> Bundle:
 
 def _with_int8_inputs(bundle: Bundle, config: BuildConfig, compat, trt_config):
     """The calibrator (implicit INT8) or the Q/DQ ONNX (explicit) this TensorRT takes."""
-    from fuse_trt.calibration.options import Int8Options
-    from fuse_trt.calibration.tensorrt_int8 import tensorrt_int8_inputs
-
     gpu_tiers = [tier for tier in bundle.tiers if tier.name not in trt_config.dla_tiers]
-    bundle, keywords = tensorrt_int8_inputs(bundle, compat, config.int8 or Int8Options(),
-                                            trt_config.strongly_typed, gpu_tiers[0])
+    bundle, keywords = _int8_step(config).tensorrt_inputs(bundle, compat,
+                                                          trt_config.strongly_typed, gpu_tiers[0])
     return bundle, replace(trt_config, **keywords)
 
 
@@ -112,9 +113,9 @@ def _reusable_bundle(out_dir: Path, config: BuildConfig) -> Bundle | None:
 def _source_weights_sha256(config: BuildConfig) -> str:
     if config.weights is not None:
         return sha256_file(config.weights)
-    from fuse_trt.models import default_bundle_dir
+    from fuse_trt.build_engine.bundle_builder import source_bundle
 
-    return Bundle.load(default_bundle_dir()).manifest.find("weights", "fp32")[-1].sha256
+    return Bundle.load(source_bundle(config)).manifest.find("weights", "fp32")[-1].sha256
 
 
 def _export_into_place(out_dir: Path, config: BuildConfig) -> Bundle:
