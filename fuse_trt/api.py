@@ -35,6 +35,7 @@ class FusionConfig:
     bundle: Path | None = None  # None: the default model shipped in the package
     backend: str = "auto"
     precision: str = "fp32"
+    url: str | None = None  # the Triton server of backend="triton"
     blend: str = DEFAULT_BLEND
     region: str = "face"
     ratio: float = 1.0  # 0 = the target's face, 1 = the source's
@@ -80,7 +81,8 @@ class FaceFusion:
     def prepare(self) -> FaceFusion:
         """Open and activate the backend (all tiers); idempotent."""
         if self.config.blend == "unet" and self._backend is None:
-            backend = open_backend(self.bundle, self.config.backend, self.config.precision)
+            backend = open_backend(self.bundle, self.config.backend, self.config.precision,
+                                   self.config.url)
             self._backend = backend.activate()
         return self
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from fuse_trt.commands.bench import bench_command
+from fuse_trt.commands.export_triton import export_triton_command
 from fuse_trt.commands.calibrate import calibrate_command, int8_build_options, int8_options
 from fuse_trt.commands.stream import stream_command
 from fuse_trt.commands.train import train_command
@@ -163,7 +164,8 @@ def info(bundle: Path | None) -> None:
     click.echo(describe(bundle))
 
 
-for command in (calibrate_command, bench_command, stream_command, train_command):
+for command in (calibrate_command, bench_command, stream_command, train_command,
+                export_triton_command):
     cli.add_command(command)
 
 

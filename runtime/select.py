@@ -19,6 +19,7 @@ class BackendName(str, Enum):
     ONNXRUNTIME = "onnxruntime"
     TORCH = "torch"
     TENSORRT = "tensorrt"
+    TRITON = "triton"  # a Triton server (--url); never chosen by auto
 
 
 class Precision(str, Enum):
@@ -59,8 +60,10 @@ def resolve_backend_name(bundle: Bundle, requested: str, precision: str) -> str:
     return BackendName.ONNXRUNTIME.value
 
 
-def open_backend(bundle: Bundle, backend: str = "auto", precision: str = "fp32") -> Backend:
-    """An inactive backend for ``bundle``; call ``activate()`` (or use ``with``)."""
+def open_backend(bundle: Bundle, backend: str = "auto", precision: str = "fp32",
+                 url: str | None = None) -> Backend:
+    """An inactive backend for ``bundle``; call ``activate()`` (or use ``with``). ``url``:
+    the Triton server of the ``triton`` backend."""
     if precision not in PRECISION_CHOICES:
         raise BackendUnavailableError(
             f"unknown precision {precision!r}; choose one of {', '.join(PRECISION_CHOICES)}")
@@ -73,6 +76,8 @@ def open_backend(bundle: Bundle, backend: str = "auto", precision: str = "fp32")
         return OnnxRuntimeBackend(path, bundle.spec, bundle.tiers, precision)
     if name == BackendName.TORCH:
         return _torch_backend(bundle, precision)
+    if name == BackendName.TRITON:
+        return _triton_backend(bundle, precision, url)
     from fuse_trt.runtime.tensorrt_backend import TensorRTBackend
 
     return TensorRTBackend(tensorrt_plan_path(bundle, precision), bundle.spec, bundle.tiers,
@@ -116,3 +121,12 @@ def _torch_backend(bundle: Bundle, precision: str) -> Backend:
     if precision == Precision.FP16:
         device = "cuda"
     return TorchBackend(make_model, bundle.spec, bundle.tiers, precision, device=device)
+
+
+def _triton_backend(bundle: Bundle, precision: str, url: str | None) -> Backend:
+    if not url:
+        raise BackendUnavailableError("the triton backend needs the server's address: "
+                                      "--url HOST:PORT (grpc://HOST:PORT for gRPC)")
+    from fuse_trt.runtime.triton_backend import TritonBackend
+
+    return TritonBackend(url, bundle.spec, bundle.tiers, precision)
