@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from fuse_trt.commands.bench import bench_command
+from fuse_trt.commands.doctor import doctor_command
 from fuse_trt.commands.export_triton import export_triton_command
 from fuse_trt.commands.calibrate import calibrate_command, int8_build_options, int8_options
 from fuse_trt.commands.stream import stream_command
@@ -32,6 +33,8 @@ def parse_tiers(value: str) -> tuple[int, ...]:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="fuse-trt", prog_name="fuse-trt",
+                      message="%(prog)s %(version)s")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 def cli(verbose: int) -> None:
     """UNet face fusion compiled for TensorRT, with an ONNX Runtime CPU path."""
@@ -48,6 +51,8 @@ def cli(verbose: int) -> None:
               help="Bundle from `fuse-trt build`; default: the model shipped in the package.")
 @click.option("--backend", type=click.Choice(BACKEND_CHOICES), default="auto", show_default=True)
 @click.option("--precision", type=click.Choice(PRECISION_CHOICES), default="fp32", show_default=True)
+@click.option("--url", default=None, metavar="HOST:PORT",
+              help="With --backend triton: the server (grpc://HOST:PORT for gRPC).")
 @click.option("--blend", type=click.Choice(BLEND_CHOICES), default=DEFAULT_BLEND,
               show_default=True, help="classic: colour transfer + feathered paste; unet: the "
               "trained refiner (docs/quality.md); seamless: OpenCV Poisson blending.")
@@ -58,7 +63,7 @@ def cli(verbose: int) -> None:
 @click.option("--face", "face_choice", default="largest", show_default=True,
               help="Which target face: largest, all, or an index (largest first).")
 def fuse(source: str, target: str, output: Path, bundle: Path | None, backend: str,
-         precision: str, blend: str, region: str, ratio: float, face_choice: str) -> None:
+         precision: str, url: str | None, blend: str, region: str, ratio: float, face_choice: str) -> None:
     """Fuse the face in SOURCE onto the face(s) in TARGET. SOURCE/TARGET may be sample:NAME."""
     from fuse_trt.api import FaceFusion, FusionConfig
     from fuse_trt.engine.faces.samples import resolve_image_path
@@ -68,7 +73,7 @@ def fuse(source: str, target: str, output: Path, bundle: Path | None, backend: s
     target_image = read_image(resolve_image_path(target))
     if output.is_dir():
         raise FuseTrtError(f"{output}: is a directory; give an output file name such as out.png")
-    config = FusionConfig(bundle=bundle, backend=backend, precision=precision, blend=blend,
+    config = FusionConfig(bundle=bundle, backend=backend, precision=precision, url=url, blend=blend,
                           region=region, ratio=ratio, face=face_choice)
     with FaceFusion(config) as fusion:
         fusion.set_source(source_image.rgb)
@@ -165,7 +170,7 @@ def info(bundle: Path | None) -> None:
 
 
 for command in (calibrate_command, bench_command, stream_command, train_command,
-                export_triton_command):
+                export_triton_command, doctor_command):
     cli.add_command(command)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import logging
+import sys
 from enum import Enum
 from pathlib import Path
 
@@ -32,8 +33,14 @@ BACKEND_CHOICES = [member.value for member in BackendName]
 PRECISION_CHOICES = [member.value for member in Precision]
 
 
+def _importable(name: str) -> bool:
+    if name in sys.modules:  # a module put there may have no __spec__ (find_spec raises)
+        return sys.modules[name] is not None
+    return importlib.util.find_spec(name) is not None
+
+
 def tensorrt_installed() -> bool:
-    return all(importlib.util.find_spec(name) is not None for name in ("tensorrt", "pycuda"))
+    return all(_importable(name) for name in ("tensorrt", "pycuda"))
 
 
 def torch_installed() -> bool:

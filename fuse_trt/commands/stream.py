@@ -38,6 +38,8 @@ def _check_face_choice(ctx: click.Context, param: click.Parameter, value: str) -
               show_default=True)
 @click.option("--precision", type=click.Choice(PRECISION_CHOICES), default="fp32",
               show_default=True)
+@click.option("--url", default=None, metavar="HOST:PORT",
+              help="With --backend triton: the server (grpc://HOST:PORT for gRPC).")
 @click.option("--blend", type=click.Choice(BLEND_CHOICES), default=DEFAULT_BLEND,
               show_default=True, help="classic: colour transfer + feathered paste; unet: the "
               "trained refiner (docs/quality.md); seamless: OpenCV Poisson blending.")
@@ -55,7 +57,7 @@ def _check_face_choice(ctx: click.Context, param: click.Parameter, value: str) -
 @click.option("--progress/--no-progress", default=None,
               help="Live progress line on stderr [default: when stderr is a terminal].")
 def stream_command(input_spec: str, source_face: str, output: str, bundle: Path | None,
-                   backend: str, precision: str, blend: str, max_frames: int | None, every: int,
+                   backend: str, precision: str, url: str | None, blend: str, max_frames: int | None, every: int,
                    face_choice: str, smooth: bool, json_path: Path | None,
                    progress: bool | None) -> None:
     """Fuse the face in --source into every frame of INPUT: a video file, a camera index or an
@@ -71,7 +73,7 @@ def stream_command(input_spec: str, source_face: str, output: str, bundle: Path 
     face_image = read_image(resolve_image_path(source_face)).rgb
     config = StreamConfig(face=face_choice, max_frames=max_frames, tracker=TrackerConfig(
         every=every, smoothing=SmoothingConfig(enabled=smooth)))
-    fusion_config = FusionConfig(bundle=bundle, backend=backend, precision=precision,
+    fusion_config = FusionConfig(bundle=bundle, backend=backend, precision=precision, url=url,
                                  blend=blend, face="all")
     info = {"blend": blend, "precision": precision, "face": face_choice, "every": every,
             "smooth": smooth}

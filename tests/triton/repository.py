@@ -9,18 +9,23 @@ from fuse_trt.engine.bundle import Bundle
 from fuse_trt.runtime.plan_sidecar import PlanSidecar, sidecar_path
 
 
-def add_fake_plan(bundle: Bundle, precision: str = "fp16", max_batch: int = 3) -> Bundle:
+def add_fake_plan(bundle: Bundle, precision: str = "fp16", max_batch: int = 3,
+                  tensorrt_version: str = "10.16.1", gpu_name: str = "NVIDIA A2",
+                  compute_capability: tuple[int, int] = (8, 6)) -> Bundle:
     """A plan artifact as `fuse-trt build --backend tensorrt` records one; the plan's bytes
     are not an engine (no server here has a TensorRT backend to load it)."""
-    plan = bundle.directory / f"{bundle.spec.name}.trt10.16.1.nvidia_a2_sm86.{precision}.plan"
+    sm = "sm" + "".join(map(str, compute_capability))
+    plan = bundle.directory / (f"{bundle.spec.name}.trt{tensorrt_version}."
+                               f"{gpu_name.lower().replace(' ', '-')}-{sm}.{precision}.plan")
     plan.write_bytes(b"not-an-engine" * 64)
     profiles = profile_table(bundle.spec, bundle.tiers.tiers, max_batch)
-    PlanSidecar(model=bundle.spec.name, precision=precision, tensorrt_version="10.16.1",
-                gpu_name="NVIDIA A2", compute_capability=(8, 6), cuda_version="12.6",
+    PlanSidecar(model=bundle.spec.name, precision=precision, tensorrt_version=tensorrt_version,
+                gpu_name=gpu_name, compute_capability=compute_capability, cuda_version="12.6",
                 driver_version="560.35", onnx_file="model.onnx", onnx_sha256="0" * 64,
                 profiles=profiles).write(sidecar_path(plan))
-    details = {"tensorrt_version": "10.16.1", "gpu_name": "NVIDIA A2",
-               "compute_capability": [8, 6], "dla_core": None, "tiers": sorted(profiles)}
+    details = {"tensorrt_version": tensorrt_version, "gpu_name": gpu_name,
+               "compute_capability": list(compute_capability), "dla_core": None,
+               "tiers": sorted(profiles)}
     bundle = bundle.add_artifact(plan, "plan", precision, "tensorrt", details)
     return bundle.add_artifact(sidecar_path(plan), "plan-sidecar", precision, "tensorrt")
 
