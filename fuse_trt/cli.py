@@ -16,6 +16,7 @@ from fuse_trt.commands.doctor import doctor_command
 from fuse_trt.commands.export_triton import export_triton_command
 from fuse_trt.commands.calibrate import calibrate_command, int8_build_options, int8_options
 from fuse_trt.commands.stream import stream_command
+from fuse_trt.commands.targeting import targeting_options
 from fuse_trt.commands.train import train_command
 from fuse_trt.choices import (BACKEND_CHOICES, BLEND_CHOICES, DEFAULT_BLEND, PRECISION_CHOICES,
                               REGION_CHOICES)
@@ -46,7 +47,8 @@ def cli(verbose: int) -> None:
 @click.argument("source")
 @click.argument("target")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
-              help="Output image (.png, .jpg, .webp); written atomically.")
+              help="Output image (.png, .jpg, .webp), written atomically; with a folder or "
+              "glob TARGET, the output folder.")
 @click.option("--bundle", type=click.Path(path_type=Path), default=None,
               help="Bundle from `fuse-trt build`; default: the model shipped in the package.")
 @click.option("--backend", type=click.Choice(BACKEND_CHOICES), default="auto", show_default=True)
@@ -62,21 +64,30 @@ def cli(verbose: int) -> None:
               help="0 keeps the target's face, 1 pastes the source's.")
 @click.option("--face", "face_choice", default="largest", show_default=True,
               help="Which target face: largest, all, or an index (largest first).")
+@targeting_options
 def fuse(source: str, target: str, output: Path, bundle: Path | None, backend: str,
-         precision: str, url: str | None, blend: str, region: str, ratio: float, face_choice: str) -> None:
-    """Fuse the face in SOURCE onto the face(s) in TARGET. SOURCE/TARGET may be sample:NAME."""
+         precision: str, url: str | None, blend: str, region: str, ratio: float,
+         face_choice: str, target_face: str | None, mapping: tuple, similarity: float) -> None:
+    """Fuse the face in SOURCE onto the face(s) in TARGET. SOURCE/TARGET may be sample:NAME;
+    TARGET may be a folder or a quoted glob ('shots/*.jpg'), then -o is a folder. With --map,
+    SOURCE is - (the sources come from the map)."""
     from fuse_trt.api import FaceFusion, FusionConfig
+    from fuse_trt.commands.batch import is_batch_target, run_batch
+    from fuse_trt.commands.targeting import apply_targeting
     from fuse_trt.engine.faces.samples import resolve_image_path
     from fuse_trt.engine.images import read_image, write_image
 
-    source_image = read_image(resolve_image_path(source))
-    target_image = read_image(resolve_image_path(target))
-    if output.is_dir():
+    batch = is_batch_target(target)
+    target_image = None if batch else read_image(resolve_image_path(target))
+    if output.is_dir() and not batch:
         raise FuseTrtError(f"{output}: is a directory; give an output file name such as out.png")
-    config = FusionConfig(bundle=bundle, backend=backend, precision=precision, url=url, blend=blend,
-                          region=region, ratio=ratio, face=face_choice)
+    config = FusionConfig(bundle=bundle, backend=backend, precision=precision, url=url,
+                          blend=blend, region=region, ratio=ratio, face=face_choice)
     with FaceFusion(config) as fusion:
-        fusion.set_source(source_image.rgb)
+        apply_targeting(fusion, source, target_face, mapping, similarity)
+        if batch:
+            run_batch(fusion, target, output)
+            return
         fused = fusion.fuse(target_image.rgb)
     write_image(output, fused, target_image.alpha)
     click.echo(f"wrote {output}")
