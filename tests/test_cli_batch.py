@@ -56,10 +56,14 @@ def test_a_glob_selects_files_and_exits_0_when_all_succeed(shots, tmp_path, caps
     assert "fused 1 of 1 images" in capsys.readouterr().out
 
 
-def test_a_glob_without_images_is_a_one_line_error(tmp_path, capsys):
-    assert run(["fuse", "sample:grace_hopper", str(tmp_path / "*.png"), "-o",
+@pytest.mark.parametrize("pattern", ["*.png", "."])
+def test_a_glob_or_folder_without_images_is_a_one_line_error(tmp_path, capsys, pattern):
+    (tmp_path / "notes.txt").write_text("no image here")
+    assert run(["fuse", "sample:grace_hopper", str(tmp_path / pattern), "-o",
                 str(tmp_path / "out")]) == 1
-    assert capsys.readouterr().err.startswith("error: ") and not (tmp_path / "out").exists()
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "no images" in err
+    assert not (tmp_path / "out").exists()
 
 
 def test_target_face_and_map_from_the_cli(tmp_path, astronaut, grace, capsys):
