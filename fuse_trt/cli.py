@@ -21,6 +21,7 @@ from fuse_trt.commands.train import train_command
 from fuse_trt.choices import (BACKEND_CHOICES, BLEND_CHOICES, DEFAULT_BLEND, PRECISION_CHOICES,
                               REGION_CHOICES)
 from fuse_trt.engine.errors import FuseTrtError
+from fuse_trt.engine.progress import enable_phase_lines
 
 def parse_tiers(value: str) -> tuple[int, ...]:
     try:
@@ -41,6 +42,7 @@ def cli(verbose: int) -> None:
     """UNet face fusion compiled for TensorRT, with an ONNX Runtime CPU path."""
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s: %(message)s")
+    enable_phase_lines()  # a line per long step (export, calibration, TensorRT build) on stderr
 
 
 @cli.command()
