@@ -40,9 +40,9 @@ def no_tensorrt(monkeypatch):
 @pytest.fixture(scope="module")
 def planned_bundle(tmp_path_factory):
     bundle, _ = make_tiny_bundle(tmp_path_factory.mktemp("doctor-bundle"))
-    bundle = add_fake_plan(bundle, "fp32", tensorrt_version=TRT, gpu_name="Emulated GPU",
+    bundle = add_fake_plan(bundle, "fp16", tensorrt_version=TRT, gpu_name="Emulated GPU",
                            compute_capability=(8, 7))
-    return add_fake_plan(bundle, "fp16", tensorrt_version=TRT, gpu_name="NVIDIA A2",
+    return add_fake_plan(bundle, "fp32", tensorrt_version=TRT, gpu_name="NVIDIA A2",
                          compute_capability=(8, 6))
 
 
@@ -53,8 +53,10 @@ def test_without_tensorrt_the_default_job_runs_on_onnxruntime(no_tensorrt, capsy
     assert found["CUDA"].startswith("missing pycuda is not importable")
     assert found["default bundle"].startswith("ok ") and "every sha256 matches" in found[
         "default bundle"]
-    assert found["backend auto"].startswith("ok onnxruntime for fp32")
-    assert "tensorrt skipped: TensorRT or pycuda is not installed" in found["backend auto"]
+    assert found["backend auto"].startswith(
+        "ok backend onnxruntime (CPUExecutionProvider), precision fp32 (auto)")
+    assert "skipped tensorrt: TensorRT or pycuda is not installed" in found["backend auto"]
+    assert "never auto: torch" in found["backend auto"] and "triton" in found["backend auto"]
     assert found["result"].startswith("result: the default job can run")
     for topic in ("Python", "fuse-trt", "ONNX Runtime", "OpenCV", "torch", "face models"):
         assert found[topic].startswith("ok "), (topic, found[topic])
@@ -74,10 +76,10 @@ def test_with_the_stand_ins_it_reports_the_gpu_and_picks_the_matching_plan(
     plans = {topic: text for topic, text in found.items() if topic.startswith("plan ")}
     matching = [text for text in plans.values() if "matches this GPU" in text]
     foreign = [text for text in plans.values() if "does not match" in text]
-    assert len(matching) == 1 and "fp32, TensorRT 10.16.1.11, Emulated GPU sm87" in matching[0]
+    assert len(matching) == 1 and "fp16, TensorRT 10.16.1.11, Emulated GPU sm87" in matching[0]
     assert len(foreign) == 1 and "built for NVIDIA A2 (sm86)" in foreign[0]
-    assert found["backend auto"].startswith("ok tensorrt for fp32 (")
-    assert "onnxruntime" not in found["backend auto"]
+    assert found["backend auto"].startswith("ok backend tensorrt, precision fp16 (auto);")
+    assert "skipped" not in found["backend auto"]
 
 
 def test_a_corrupt_default_bundle_fails_with_exit_1(monkeypatch, capsys, tmp_path, no_tensorrt):

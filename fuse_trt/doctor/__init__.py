@@ -38,7 +38,7 @@ def run_doctor() -> DoctorReport:
     accelerator = Accelerator(tensorrt=compat, gpu=gpu)
     bundle_line, bundle = bundle_finding(default_bundle_dir())
     findings += [trt_finding, *gpus, bundle_line, *plan_findings(bundle, accelerator),
-                 auto_choice_finding(bundle, accelerator)]
+                 auto_choice_finding(bundle)]
     return DoctorReport(tuple(findings))
 
 

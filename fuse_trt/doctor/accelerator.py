@@ -16,7 +16,8 @@ from fuse_trt.engine.bundle import Bundle
 from fuse_trt.engine.errors import BackendUnavailableError, FuseTrtError
 from fuse_trt.runtime.cuda_memory import GpuInfo, load_pycuda, query_gpu
 from fuse_trt.runtime.plan_sidecar import PlanSidecar, check_plan_runs_here, sidecar_path
-from fuse_trt.runtime.select import BackendName, resolve_backend_name, tensorrt_installed
+from fuse_trt.engine.choices import BackendName
+from fuse_trt.runtime.select import select_backend
 from fuse_trt.runtime.trt_compat import TensorRTCompat, load_tensorrt
 
 
@@ -118,28 +119,15 @@ def plan_findings(bundle: Bundle | None, accelerator: Accelerator) -> list[Findi
     return [plan_finding(plan, accelerator) for plan in plans]
 
 
-def skip_reasons(bundle: Bundle, precision: str, accelerator: Accelerator) -> dict[str, str]:
-    """Why ``auto`` does not pick each backend it passes over."""
-    reasons = {BackendName.TORCH.value: "the PyTorch reference; never chosen by auto",
-               BackendName.TRITON.value: "a server; chosen only with --backend triton --url"}
-    if not tensorrt_installed():
-        reasons[BackendName.TENSORRT.value] = "TensorRT or pycuda is not installed"
-    elif accelerator.tensorrt is None or accelerator.gpu is None:
-        reasons[BackendName.TENSORRT.value] = "TensorRT or the GPU is not usable (see above)"
-    elif not bundle.manifest.find("plan", precision, "tensorrt"):
-        reasons[BackendName.TENSORRT.value] = (
-            f"the bundle has no {precision} TensorRT plan (fuse-trt build --backend tensorrt)")
-    return reasons
+NEVER_AUTO = ("torch: the PyTorch reference, chosen only with --backend torch",
+              "triton: a server, chosen only with --backend triton --url")
 
 
-def auto_choice_finding(bundle: Bundle | None, accelerator: Accelerator,
-                        precision: str = "fp32") -> Finding:
+def auto_choice_finding(bundle: Bundle | None) -> Finding:
+    """What ``--backend auto`` picks here (runtime/select.py) and why not the others."""
     if bundle is None:
         return Finding("backend auto", Status.PROBLEM, "no usable default bundle",
                        required=True)
-    chosen = resolve_backend_name(bundle, BackendName.AUTO.value, precision)
-    skipped = {name: reason for name, reason in skip_reasons(bundle, precision, accelerator)
-               .items() if name != chosen}
-    because = "; ".join(f"{name} skipped: {reason}" for name, reason in skipped.items())
-    return Finding("backend auto", Status.OK, f"{chosen} for {precision} ({because})",
-                   required=True)
+    selection = select_backend(bundle, BackendName.AUTO)
+    return Finding("backend auto", Status.OK, f"{selection.describe()}; never auto: "
+                   f"{'; '.join(NEVER_AUTO)}", required=True)
