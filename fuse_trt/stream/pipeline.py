@@ -271,7 +271,7 @@ class Pipeline:
             self.stats.count("fuse_errors")
             return item.image
         self.stats.count("fused_frames")
-        self.stats.count("faces_fused", len(faces))
+        self.stats.count("faces_fused", len(faces if assigned is None else assigned))
         return fused
 
     def _encode(self, item: _Frame) -> _Frame:

@@ -88,6 +88,7 @@ def test_two_crossing_faces_keep_their_sources_every_frame(crossing_clip, astron
             pipeline._assign = recorded
             stats = pipeline.run()
     assert stats.counts["frames_in"] == FRAMES
+    assert stats.counts["faces_fused"] == 2 * FRAMES
     assert [index for index, _ in records] == list(range(FRAMES))
     for index, tracks in records:
         assert sorted(source for source, _ in tracks.values()) == [0, 1], (index, tracks)
