@@ -90,3 +90,10 @@ def test_a_corrupt_default_bundle_fails_with_exit_1(monkeypatch, capsys, tmp_pat
     assert code == 1
     assert found["default bundle"].startswith("problem ") and "sha256" in found["default bundle"]
     assert found["result"].startswith("result: the default job cannot run")
+
+
+def test_version_is_the_installed_distribution_s(capsys):
+    from importlib.metadata import version
+
+    main(["--version"])  # returns: exit status 0
+    assert capsys.readouterr().out == f"fuse-trt {version('fuse-trt')}\n"

@@ -91,3 +91,13 @@ def test_cli_export_triton(planned_bundle, tmp_path, capsys):
     main(["export-triton", str(planned_bundle.directory), "-o", str(tmp_path / "repo")])
     out = capsys.readouterr().out
     assert "6 models" in out and (tmp_path / "repo" / "fusion_onnx_fp32_32" / "config.pbtxt").is_file()
+
+
+def test_the_triton_backend_without_url_is_a_one_line_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["fuse", "sample:grace_hopper", "sample:astronaut", "-o", str(tmp_path / "o.png"),
+              "--blend", "unet", "--backend", "triton"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 1 and err.count("\n") == 1
+    assert "needs the server's address: --url HOST:PORT" in err
+    assert not (tmp_path / "o.png").exists()
