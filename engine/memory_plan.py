@@ -33,6 +33,7 @@ from fuse_trt.engine.tiers import Shape2D, TierSpec, TierTable
 
 MIB = 1 << 20
 DEFAULT_VRAM_BUDGET = 300 * MIB
+BUDGET_PRECISION = "fp16"  # batches are sized for the FP16 TensorRT plan edge GPUs run
 ACTIVATION_BYTES = {"fp32": 4, "fp16": 2, "int8": 2}  # INT8 plans keep FP16 fallbacks: an upper bound
 IO_DTYPES = {"fp32": "float32", "fp16": "float16", "int8": "float32"}
 _UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9,
