@@ -116,6 +116,8 @@ def _same_tiers(bundle: Bundle, config: BuildConfig) -> bool:
 
     requested = requested_tiers(config, bundle.spec.stride)
     recorded = (bundle.manifest.memory or {}).get("request")
+    if recorded is None:  # made without a budget (imported tables, tests): the tiers as asked
+        return bundle.tiers == requested
     return unbatched(bundle.tiers) == unbatched(requested) and recorded == memory_request(config)
 
 

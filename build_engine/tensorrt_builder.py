@@ -13,7 +13,7 @@ import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import onnx
@@ -207,14 +207,30 @@ def build_plan(job: PlanJob) -> Path:
     try:
         with cuda_context.pushed():
             plan = engine()
+            device_memory = built_device_memory(compat, plan, profiles, job)
     finally:
         cuda_context.release()
     name = plan_file_name(job.spec.name, compat.version, gpu, job.config.precision, job.dla_core)
     plan_path = write_bytes_atomic(job.bundle_dir / name, plan)
-    sidecar = _sidecar(job, compat, gpu, recipe, onnx_path, profiles)
+    sidecar = replace(_sidecar(job, compat, gpu, recipe, onnx_path, profiles),
+                      device_memory=device_memory)
     sidecar.write(sidecar_path(plan_path))
     log.info("built %s (%d bytes)", plan_path, len(plan))
     return plan_path
+
+
+def built_device_memory(compat: TensorRTCompat, plan: bytes, profiles: dict[str, dict],
+                        job: PlanJob) -> dict:
+    """TensorRT's own scratch and weights figures for a plan just built (for the sidecar)."""
+    logger = make_trt_logger(compat.trt)
+    runtime = _checked(compat.trt.Runtime(logger), "create a runtime")
+    compat.prepare_runtime(runtime, job.dla_core, job.config.version_compatible)
+    engine = _checked(runtime.deserialize_cuda_engine(plan), "deserialize the plan just built")
+    report = compat.scratch_report(engine, {name: entry["index"]
+                                            for name, entry in profiles.items()})
+    report["weights_bytes"] = compat.engine_weights_bytes(engine, len(plan))
+    del engine, runtime  # the engine before its runtime, as TensorRT requires
+    return report
 
 
 def onnx_for(job: PlanJob, compat: TensorRTCompat, recipe: PrecisionRecipe) -> Path:

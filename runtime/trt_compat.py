@@ -193,6 +193,17 @@ class TensorRTCompat:
             return int(engine.device_memory_size)  # 8.6 reports the max over all profiles
         return int(engine.get_device_memory_size_for_profile_v2(profile_index))
 
+    def scratch_report(self, engine, profile_indices: dict[str, int]) -> dict:
+        """TensorRT's own scratch figures per tier profile and for the whole engine."""
+        per_tier = {name: self.scratch_bytes(engine, index)
+                    for name, index in profile_indices.items()}
+        if self.major == 8:
+            whole, source = int(engine.device_memory_size), "device_memory_size"
+        else:
+            whole = int(engine.device_memory_size_v2)
+            source = "get_device_memory_size_for_profile_v2"
+        return {"scratch_bytes_per_tier": per_tier, "scratch_bytes": whole, "source": source}
+
     def attach_scratch(self, context, address: int, nbytes: int) -> None:
         if self.major == 8:
             context.device_memory = address
