@@ -22,6 +22,7 @@ from fuse_trt.engine.errors import FuseTrtError
 log = logging.getLogger("fuse_trt")
 
 FP16_ONNX_NAME = "model.fp16.onnx"
+FP16_IO_ONNX_NAME = "model.fp16-io.onnx"
 
 
 def build_bundle(out_dir: Path, config: BuildConfig) -> Bundle:
@@ -83,6 +84,9 @@ def build_tensorrt(bundle: Bundle, config: BuildConfig) -> Bundle:
         bundle = bundle.add_artifact(cache, "timing-cache", "any", "tensorrt")
     if (bundle.directory / FP16_ONNX_NAME).is_file():
         bundle = bundle.add_artifact(bundle.directory / FP16_ONNX_NAME, "onnx", "fp16")
+    if (bundle.directory / FP16_IO_ONNX_NAME).is_file():  # strongly typed FP16 plans' input
+        bundle = bundle.add_artifact(bundle.directory / FP16_IO_ONNX_NAME, "onnx-fp16-io", "fp16",
+                                     "tensorrt")
     return bundle
 
 

@@ -56,8 +56,10 @@ class BuilderConfig:
 class NetworkFromOnnxPath:
     """Parse an ONNX file into a new network; every parser error is reported with its node."""
 
-    def __init__(self, compat: TensorRTCompat, onnx_path: Path, strongly_typed: bool = False):
+    def __init__(self, compat: TensorRTCompat, onnx_path: Path, strongly_typed: bool = False,
+                 io_dtype: str = "float32"):
         self.compat, self.onnx_path, self.strongly_typed = compat, Path(onnx_path), strongly_typed
+        self.io_dtype = io_dtype
 
     def __call__(self) -> ParsedNetwork:
         trt = self.compat.trt
@@ -71,6 +73,7 @@ class NetworkFromOnnxPath:
                       for index in range(parser.num_errors)]
             raise EngineBuildError(f"TensorRT {self.compat.version} could not parse "
                                    f"{self.onnx_path}: " + "; ".join(errors))
+        self.compat.set_network_io_dtype(network, self.io_dtype, self.strongly_typed)
         return ParsedNetwork(builder, network, parser, logger)
 
 
@@ -199,8 +202,9 @@ def build_plan(job: PlanJob) -> Path:
     recipe = compat.precision_recipe(job.config.precision, job.config.strongly_typed)
     onnx_path = onnx_for(job, compat, recipe)
     profiles = profile_table(job.spec, job.tiers, job.config.max_batch, static=job.on_dla)
+    io_dtype = compat.io_dtype(job.config.precision)
     engine = SerializedEngineFromNetwork(
-        NetworkFromOnnxPath(compat, onnx_path, recipe.strongly_typed),
+        NetworkFromOnnxPath(compat, onnx_path, recipe.strongly_typed, io_dtype),
         ConfigFor(compat, job, recipe, profiles),
         TimingCacheFile(job.bundle_dir / timing_cache_name(compat.version, gpu.slug)))
     cuda_context = PrimaryContext(cuda, job.config.device)
@@ -212,8 +216,9 @@ def build_plan(job: PlanJob) -> Path:
         cuda_context.release()
     name = plan_file_name(job.spec.name, compat.version, gpu, job.config.precision, job.dla_core)
     plan_path = write_bytes_atomic(job.bundle_dir / name, plan)
+    io_dtypes = {name: io_dtype for name in (*job.spec.input_names, *job.spec.output_names)}
     sidecar = replace(_sidecar(job, compat, gpu, recipe, onnx_path, profiles),
-                      device_memory=device_memory)
+                      device_memory=device_memory, io_dtypes=io_dtypes)
     sidecar.write(sidecar_path(plan_path))
     log.info("built %s (%d bytes)", plan_path, len(plan))
     return plan_path
@@ -242,9 +247,9 @@ def onnx_for(job: PlanJob, compat: TensorRTCompat, recipe: PrecisionRecipe) -> P
         raise EngineBuildError(f"INT8 on TensorRT {compat.version} (strongly typed) is built "
                                f"from a Q/DQ ONNX: give int8_qdq_onnx")
     path = {"fp32": job.onnx_path, "qdq": job.config.int8_qdq_onnx,
-            "fp16": job.bundle_dir / f"{job.onnx_path.stem}.fp16.onnx"}[recipe.onnx_variant]
+            "fp16": job.bundle_dir / f"{job.onnx_path.stem}.fp16-io.onnx"}[recipe.onnx_variant]
     if recipe.onnx_variant == "fp16" and not path.is_file():
-        fp16_onnx(job.onnx_path, path)
+        fp16_onnx(job.onnx_path, path, keep_io_types=False)  # FP16 in, FP16 out
     _check_opset(Path(path), compat)
     return Path(path)
 

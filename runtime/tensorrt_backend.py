@@ -102,6 +102,8 @@ class TensorRTBackend(Backend):
         sidecar = PlanSidecar.read(sidecar_path(self.plan_path))
         check_plan_runs_here(sidecar, self.plan_path, compat.version,
                              query_gpu(cuda, self.device), self.precision)
+        if sidecar.io_dtypes:  # FP16 plans take and return float16: feeds are built so
+            self.spec = self.spec.with_io_dtypes(dict(sidecar.io_dtypes))
         cuda_context = PrimaryContext(cuda, self.device)
         loaded = _Loaded(compat=compat, cuda=cuda)
         try:

@@ -121,6 +121,21 @@ class TensorRTCompat:
             flags |= 1 << int(creation_flag.STRONGLY_TYPED)
         return flags
 
+    def io_dtype(self, precision: str) -> str:
+        """The dtype a plan of ``precision`` takes and returns: FP16 plans have FP16 I/O."""
+        return "float16" if precision == "fp16" else "float32"
+
+    def set_network_io_dtype(self, network, dtype: str, strongly_typed: bool) -> None:
+        """Weakly typed builds (8.6, 10.x) set FP16 I/O on the network; strongly typed ones
+        take it from the ONNX (its FP16-I/O variant), where setting a type is not allowed."""
+        if dtype == "float32" or strongly_typed:
+            return
+        half = self.trt.DataType.HALF
+        for index in range(network.num_inputs):
+            network.get_input(index).dtype = half
+        for index in range(network.num_outputs):
+            network.get_output(index).dtype = half
+
     def max_onnx_opset(self) -> int | None:
         """The newest ONNX opset the parser reads, where it is known to be limited."""
         return 17 if self.major == 8 else None

@@ -38,7 +38,7 @@ def test_tensorrt_build_records_plans_and_serves_the_pipeline(version, bundle_co
     assert plan.details["tensorrt_version"] == emulated.trt.__version__
     assert plan.details["tiers"] == sorted(tiers.names())
     if version.startswith("11."):
-        assert ("onnx", "fp16") in kinds  # 11.x is strongly typed: built from the FP16 ONNX
+        assert ("onnx-fp16-io", "fp16") in kinds  # 11.x is strongly typed: from the FP16 ONNX
     [sidecar] = bundle.manifest.find("plan-sidecar", "fp16")
     recorded = json.loads((bundle_copy / sidecar.file).read_text())["device_memory"]
     assert set(recorded["scratch_bytes_per_tier"]) == set(tiers.names())
@@ -53,8 +53,12 @@ def test_tensorrt_build_records_plans_and_serves_the_pipeline(version, bundle_co
 
     with open_backend(bundle, "tensorrt", "fp16") as trt_backend, \
             open_backend(bundle, "onnxruntime", "fp32") as reference:
+        assert {t.dtype for t in (*trt_backend.spec.inputs, *trt_backend.spec.outputs)} == \
+            {"float16"}  # an FP16 plan takes and returns FP16
         for tier, feed in tier_feeds(bundle):
-            expected, actual = reference.infer(tier, feed), trt_backend.infer(tier, feed)
+            typed = {name: array.astype(np.float16) for name, array in feed.items()}
+            expected, actual = reference.infer(tier, feed), trt_backend.infer(tier, typed)
+            assert actual["fused"].dtype == np.float16
             assert np.abs(actual["fused"] - expected["fused"]).max() < 2e-2
 
 

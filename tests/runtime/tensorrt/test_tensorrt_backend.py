@@ -35,7 +35,9 @@ def compare_with_onnxruntime(spec, tiers, plan, precision, onnx_path):
             TensorRTBackend(plan, spec, tiers, precision) as backend:
         worst = {}
         for tier, feed in tier_feeds(spec, tiers):
-            expected, actual = reference.infer(tier, feed), backend.infer(tier, feed)
+            typed = {name: array.astype(backend.spec.tensor(name).dtype)
+                     for name, array in feed.items()}  # an FP16 plan takes FP16
+            expected, actual = reference.infer(tier, feed), backend.infer(tier, typed)
             assert actual.keys() == expected.keys()
             for name in expected:
                 assert actual[name].shape == expected[name].shape
