@@ -49,11 +49,11 @@ def parse_bytes(text: str) -> int:
     return int(float(match.group(1)) * _UNITS[unit])
 
 
-def io_bytes(spec: ModelSpec, tier: TierSpec, batch: int, dtype: str) -> int:
-    """Bytes of every input and output of ``spec`` at (batch, tier max H, W) in ``dtype``."""
+def io_tensor_bytes(spec: ModelSpec, tier: TierSpec, batch: int, dtype: str) -> dict[str, int]:
+    """Bytes of each input and output of ``spec`` at (batch, tier max H, W) in ``dtype``."""
     itemsize = np.dtype(dtype).itemsize
-    return sum(math.prod(tensor.shape(batch, *tier.max_shape)) * itemsize
-               for tensor in (*spec.inputs, *spec.outputs))
+    return {tensor.name: math.prod(tensor.shape(batch, *tier.max_shape)) * itemsize
+            for tensor in (*spec.inputs, *spec.outputs)}
 
 
 @dataclass(frozen=True)
@@ -63,9 +63,13 @@ class TierMemory:
     name: str
     max_batch: int
     max_shape: Shape2D
-    io_bytes: int
+    io_tensors: dict[str, int]  # bytes per I/O tensor
     activation_bytes: int
     peak_node: str
+
+    @property
+    def io_bytes(self) -> int:
+        return sum(self.io_tensors.values())
 
     def to_json(self) -> dict:
         return {"max_batch": self.max_batch, "max_shape": list(self.max_shape),
@@ -87,7 +91,9 @@ class MemoryPlan:
 
     @property
     def shared_io_bytes(self) -> int:
-        return max(tier.io_bytes for tier in self.tiers)
+        """One buffer per tensor, each as large as that tensor gets in any tier."""
+        names = self.tiers[0].io_tensors
+        return sum(max(tier.io_tensors[name] for tier in self.tiers) for name in names)
 
     @property
     def device_total_bytes(self) -> int:
@@ -119,7 +125,8 @@ def tier_memory(estimator: ActivationEstimator, tier: TierSpec, precision: str,
     batch = batch or tier.max_batch
     peak = estimator.peak(batch, *tier.max_shape, ACTIVATION_BYTES[precision])
     return TierMemory(name=tier.name, max_batch=batch, max_shape=tier.max_shape,
-                      io_bytes=io_bytes(estimator.spec, tier, batch, IO_DTYPES[precision]),
+                      io_tensors=io_tensor_bytes(estimator.spec, tier, batch,
+                                                 IO_DTYPES[precision]),
                       activation_bytes=peak.bytes, peak_node=peak.node)
 
 
@@ -148,9 +155,8 @@ def batches_for_budget(estimator: ActivationEstimator, tiers: TierTable, precisi
         return cache[name, batch]
 
     def total(batches: dict[str, int]) -> int:
-        chosen = [cost(name, batch) for name, batch in batches.items()]
-        return (weights + max(t.activation_bytes for t in chosen)
-                + max(t.io_bytes for t in chosen))
+        chosen = tuple(cost(name, batch) for name, batch in batches.items())
+        return MemoryPlan(precision, IO_DTYPES[precision], weights, chosen).device_total_bytes
 
     batches = dict.fromkeys(tiers.names(), 1)
     for name in batches:

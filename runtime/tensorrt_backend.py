@@ -22,8 +22,9 @@ import numpy as np
 from fuse_trt.engine.spec import ModelSpec
 from fuse_trt.engine.tiers import TierSpec, TierTable
 from fuse_trt.engine.errors import BackendUnavailableError, InferenceInputError, PlanMismatchError
-from fuse_trt.runtime.cuda_memory import (DeviceBuffer, PrimaryContext, TensorBuffers,
-                                          load_pycuda, query_gpu)
+from fuse_trt.runtime.cuda_memory import (DeviceBuffer, MappedBuffers, PrimaryContext,
+                                          TensorBuffers, io_buffers, is_integrated, load_pycuda,
+                                          query_gpu)
 from fuse_trt.runtime.plan_sidecar import (PlanSidecar, check_plan_runs_here, rebuild_command,
                                            sidecar_path)
 from fuse_trt.runtime.protocol import Backend, BackendMemory
@@ -58,7 +59,7 @@ class _Loaded:
     scratch: DeviceBuffer | None = None
     io: tuple[IOTensor, ...] = ()
     slots: dict[str, _TierSlot] = field(default_factory=dict)
-    buffers: dict[str, TensorBuffers] = field(default_factory=dict)  # shared by every tier
+    buffers: dict[str, TensorBuffers | MappedBuffers] = field(default_factory=dict)  # all tiers
     weights_bytes: int = 0
 
     def release(self) -> None:
@@ -142,9 +143,11 @@ class TensorRTBackend(Backend):
         max_shapes = {tier.name: {tensor.name: self._max_shape(loaded, tier, indices[tier.name],
                                                                tensor) for tensor in loaded.io}
                       for tier in self.tiers}
+        integrated = is_integrated(loaded.cuda, self.device)  # Jetson: map, do not copy
         for tensor in loaded.io:
             volume = max(math.prod(shapes[tensor.name]) for shapes in max_shapes.values())
-            loaded.buffers[tensor.name] = TensorBuffers(loaded.cuda, (volume,), tensor.dtype)
+            loaded.buffers[tensor.name] = io_buffers(loaded.cuda, (volume,), tensor.dtype,
+                                                     integrated)
         for tier in self.tiers:
             self._open_tier(loaded, tier, indices[tier.name], scratch_sizes[tier.name],
                             max_shapes[tier.name])
@@ -223,7 +226,7 @@ class TensorRTBackend(Backend):
         slot.input_shapes[name] = shape
 
     @staticmethod
-    def _bind(slot: _TierSlot, buffers: TensorBuffers, name: str) -> None:
+    def _bind(slot: _TierSlot, buffers: TensorBuffers | MappedBuffers, name: str) -> None:
         address = buffers.device.address
         if slot.addresses.get(name) == address:
             return
