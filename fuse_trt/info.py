@@ -8,6 +8,7 @@ from pathlib import Path
 from fuse_trt import __version__
 from fuse_trt.engine.activations import ActivationEstimator
 from fuse_trt.engine.bundle import Bundle
+from fuse_trt.engine.choices import ArtifactKind, Precision
 from fuse_trt.engine.memory_plan import BUDGET_PRECISION, MIB, MemoryPlan, memory_plan
 from fuse_trt.engine.tiers import TierTable
 from fuse_trt.models import default_bundle_dir
@@ -28,7 +29,7 @@ def tier_table_lines(tiers: TierTable) -> list[str]:
 
 def bundle_memory_plan(bundle: Bundle, precision: str = BUDGET_PRECISION) -> MemoryPlan:
     """The plan of a bundle's tiers at ``precision``, from its fp32 ONNX graph."""
-    estimator = ActivationEstimator.from_path(bundle.artifact_path("onnx", "fp32"), bundle.spec)
+    estimator = ActivationEstimator.from_path(bundle.artifact_path(ArtifactKind.ONNX, Precision.FP32), bundle.spec)
     request = (bundle.manifest.memory or {}).get("request") or {}
     return memory_plan(estimator, bundle.tiers, precision, request.get("budget_bytes"))
 
@@ -36,7 +37,7 @@ def bundle_memory_plan(bundle: Bundle, precision: str = BUDGET_PRECISION) -> Mem
 def recorded_tensorrt_memory(bundle: Bundle) -> list[dict]:
     """What TensorRT itself reported for each plan, as its sidecar recorded at build time."""
     recorded = []
-    for artifact in bundle.manifest.find("plan-sidecar"):
+    for artifact in bundle.manifest.find(ArtifactKind.PLAN_SIDECAR):
         data = json.loads((bundle.directory / artifact.file).read_text())
         recorded.append({"sidecar": artifact.file, "precision": data.get("precision"),
                          "tensorrt_version": data.get("tensorrt_version"),
