@@ -238,7 +238,7 @@ def make_pycuda(gpu: FakeGpu) -> tuple[types.ModuleType, types.ModuleType]:
         device_attribute=device_attribute, host_alloc_flags=host_alloc_flags,
         memcpy_dtoh_async=memcpy_dtoh_async, Stream=lambda: FakeStream(gpu),
         get_version=lambda: (12, 4, 0), get_driver_version=lambda: 12040,
-        device_attribute=device_attribute, Error=FakeCudaError)
+        Error=FakeCudaError)
     package = types.ModuleType("pycuda")
     package.__path__ = []
     package.driver = driver
