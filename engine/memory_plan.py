@@ -10,13 +10,14 @@ Discrete GPUs hold the I/O buffers twice, on the device and page-locked on the h
 integrated GPU (Jetson) maps the one page-locked allocation into the device (zero extra).
 
 Each tier's max batch comes from a budget (:func:`batches_for_budget`). The default budget,
-300 MiB, is sized for a 4 GB Jetson Orin Nano running a camera pipeline next to us: of its
+384 MiB, is sized for a 4 GB Jetson Orin Nano running a camera pipeline next to us: of its
 ~3.3 GiB of DRAM left after carve-outs, JetPack's headless system takes ~0.5 GiB, the CUDA
 context with TensorRT's and cuDNN's kernels ~0.9 GiB, the capture and detector pipeline
 (1080p NV12 buffers, YuNet, encoder) ~0.5 GiB and the Python process with OpenCV and frame
-copies ~0.4 GiB, which leaves ~1 GiB; a 300 MiB engine keeps more than two thirds of that
-free for bursts and a second model. (Typical figures from JetPack 6 deployments, not
-measured here.) For today's default UNet it gives batches 4 / 2 / 1.
+copies ~0.4 GiB, which leaves ~1 GiB; a 384 MiB engine keeps well over half of that free
+for bursts and a second model. (Typical figures from JetPack 6 deployments, not measured
+here.) It is also the smallest round budget that holds one 1024x1024 image of today's
+default UNet (354 MiB predicted); it gives batches 4 / 1 / 1.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from fuse_trt.engine.spec import ModelSpec
 from fuse_trt.engine.tiers import Shape2D, TierSpec, TierTable
 
 MIB = 1 << 20
-DEFAULT_VRAM_BUDGET = 300 * MIB
+DEFAULT_VRAM_BUDGET = 384 * MIB
 BUDGET_PRECISION = "fp16"  # batches are sized for the FP16 TensorRT plan edge GPUs run
 ACTIVATION_BYTES = {"fp32": 4, "fp16": 2, "int8": 2}  # INT8 plans keep FP16 fallbacks: an upper bound
 IO_DTYPES = {"fp32": "float32", "fp16": "float16", "int8": "float32"}

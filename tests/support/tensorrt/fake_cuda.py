@@ -24,9 +24,9 @@ class FakeGpu:
     """``integrated``: a Jetson-like GPU whose device memory is the host's (DEVICEMAP works)."""
 
     def __init__(self, name: str = "Emulated GPU", compute_capability=(8, 7),
-                 integrated: bool = False):
+                 total_memory: int = 8 << 30, integrated: bool = False):
         self.name, self.compute_capability = name, tuple(compute_capability)
-        self.integrated = integrated
+        self.total_memory, self.integrated = int(total_memory), bool(integrated)
         self.allocations: dict[int, np.ndarray] = {}
         self.mapped: set[int] = set()  # device addresses that are mapped page-locked host memory
         self.pinned_bytes = 0  # page-locked host memory alive now
@@ -190,12 +190,19 @@ def make_pycuda(gpu: FakeGpu) -> tuple[types.ModuleType, types.ModuleType]:
         def retain_primary_context(self):
             return FakeContext(gpu)
 
+        @staticmethod
+        def count():
+            return 1
+
+        def total_memory(self):
+            return gpu.total_memory
+
         def get_attribute(self, attribute):
             if attribute is device_attribute.INTEGRATED:
                 return int(gpu.integrated)
             if attribute is device_attribute.CAN_MAP_HOST_MEMORY:
                 return 1
-            raise FakeCudaError(f"device attribute {attribute!r} is not emulated")
+            raise FakeCudaError(f"the fake device knows no attribute {attribute!r}")
 
     device_attribute = types.SimpleNamespace(INTEGRATED=object(), CAN_MAP_HOST_MEMORY=object())
     host_alloc_flags = types.SimpleNamespace(PORTABLE=1, DEVICEMAP=2, WRITECOMBINED=4)
@@ -228,9 +235,9 @@ def make_pycuda(gpu: FakeGpu) -> tuple[types.ModuleType, types.ModuleType]:
     driver.__dict__.update(
         init=lambda: None, Device=Device, Context=FakeContext, mem_alloc=mem_alloc,
         pagelocked_empty=pagelocked_empty, memcpy_htod_async=memcpy_htod_async,
-        device_attribute=device_attribute, host_alloc_flags=host_alloc_flags,
-        memcpy_dtoh_async=memcpy_dtoh_async, Stream=lambda: FakeStream(gpu),
-        get_version=lambda: (12, 4, 0), get_driver_version=lambda: 12040)
+        host_alloc_flags=host_alloc_flags, memcpy_dtoh_async=memcpy_dtoh_async, Stream=lambda: FakeStream(gpu),
+        get_version=lambda: (12, 4, 0), get_driver_version=lambda: 12040,
+        device_attribute=device_attribute, Error=FakeCudaError)
     package = types.ModuleType("pycuda")
     package.__path__ = []
     package.driver = driver
