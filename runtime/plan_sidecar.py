@@ -39,6 +39,8 @@ class PlanSidecar:
     hardware_compat: bool = False
     version_compatible: bool = False
     dla_core: int | None = None
+    source_onnx_sha256: str | None = None  # the bundle's FP32 ONNX the parsed one came from
+    tf32: bool | None = None  # BuilderFlag.TF32 at the build (None: the version has none)
     schema: int = SIDECAR_SCHEMA
 
     def write(self, path: Path) -> Path:
@@ -74,6 +76,20 @@ def plan_file_name(model: str, tensorrt_version: str, gpu: GpuInfo, precision: s
 
 def rebuild_command(precision: str, bundle_dir: Path) -> str:
     return f"fuse-trt build --backend tensorrt --precision {precision} -o {bundle_dir}"
+
+
+def check_plan_matches_model(sidecar: PlanSidecar, plan_path: Path,
+                             model_onnx_sha256: str | None, precision: str) -> None:
+    """Refuse a plan built from another ONNX than the bundle's (a stale plan with the same I/O
+    would run silently). Sidecars without ``source_onnx_sha256`` parsed the FP32 ONNX itself."""
+    if model_onnx_sha256 is None:
+        return
+    built_from = sidecar.source_onnx_sha256 or sidecar.onnx_sha256
+    if built_from != model_onnx_sha256:
+        raise PlanMismatchError(
+            f"{Path(plan_path).name} was built from an ONNX with sha256 {built_from[:12]}, the "
+            f"bundle's model.onnx is {model_onnx_sha256[:12]}: the plan is stale. Rebuild it "
+            f"with: {rebuild_command(precision, Path(plan_path).parent)}")
 
 
 def check_plan_runs_here(sidecar: PlanSidecar, plan_path: Path, tensorrt_version: str,
