@@ -258,6 +258,8 @@ class ExecutionContextImpl:
         self._gpu.view(scratch[0], scratch_needed)[:] = SCRIBBLE
 
     def __del__(self):
+        if "_gpu" not in self.__dict__:
+            return  # made without _setup (a strictness test)
         self._gpu.events.append("context.destroy while work is queued"
                                 if self._gpu.pending_work() else "context.destroy")
         if self._owned is not None:
