@@ -172,7 +172,8 @@ class FaceFusion:
                          min_region=min_region, blend=self.config.blend)
             for face in faces]
         if self.config.blend == "unet":
-            refine_batch(self._backend, self.bundle.tiers, preps, self._source.identity)
+            # the backend's tiers: a DLA tier is static, so faces are padded to its shape
+            refine_batch(self._backend, self._backend.tiers, preps, self._source.identity)
         output = frame
         for prep in preps:
             output = prep.paste(output, self.config.ratio)

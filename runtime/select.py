@@ -1,14 +1,12 @@
 """Pick and open a backend for a bundle: ``auto`` prefers TensorRT, then ONNX Runtime."""
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 import logging
 from enum import Enum
-from pathlib import Path
 
 from fuse_trt.engine.bundle import Bundle
-from fuse_trt.engine.errors import BackendUnavailableError, BundleError
+from fuse_trt.engine.errors import BackendUnavailableError, BundleError, PlanMismatchError
 from fuse_trt.runtime.protocol import Backend
 
 log = logging.getLogger("fuse_trt")
@@ -73,26 +71,53 @@ def open_backend(bundle: Bundle, backend: str = "auto", precision: str = "fp32")
         return OnnxRuntimeBackend(path, bundle.spec, bundle.tiers, precision)
     if name == BackendName.TORCH:
         return _torch_backend(bundle, precision)
+    return open_tensorrt(bundle, precision)
+
+
+def bundle_plan_candidates(bundle: Bundle, precision: str) -> list:
+    """The bundle's TensorRT plans of ``precision`` with their sidecars, in manifest order."""
+    from fuse_trt.runtime.plan_choice import PlanCandidate
+    from fuse_trt.runtime.plan_sidecar import PlanSidecar, sidecar_path
+
+    candidates = []
+    for artifact in bundle.manifest.find("plan", precision, "tensorrt"):
+        path = bundle.directory / artifact.file
+        if path.is_file() and sidecar_path(path).is_file():
+            candidates.append(PlanCandidate(path, PlanSidecar.read(sidecar_path(path))))
+    return candidates
+
+
+def here(device: int = 0):
+    """(TensorRT version, GPU) of this machine; imports tensorrt and pycuda."""
+    from fuse_trt.runtime.cuda_memory import load_pycuda, query_gpu
+    from fuse_trt.runtime.trt_compat import load_tensorrt
+
+    return load_tensorrt().version, query_gpu(load_pycuda(), device)
+
+
+def model_onnx_sha256(bundle: Bundle) -> str | None:
+    onnx = bundle.manifest.find("onnx", "fp32")
+    return onnx[-1].sha256 if onnx else None
+
+
+def open_tensorrt(bundle: Bundle, precision: str, extra_candidates: tuple = ()) -> Backend:
+    """The TensorRT backend over the plans that serve each tier here (bundle plans, then
+    ``extra_candidates`` such as engine-cache plans); PlanMismatchError says how to build."""
+    from fuse_trt.runtime.plan_choice import explain_no_plan, select_plans
     from fuse_trt.runtime.tensorrt_backend import TensorRTBackend
 
-    return TensorRTBackend(tensorrt_plan_path(bundle, precision), bundle.spec, bundle.tiers,
-                           precision)
-
-
-def tensorrt_plan_path(bundle: Bundle, precision: str) -> Path:
-    """The GPU (not DLA) plan built with the installed TensorRT, else the newest GPU plan;
-    the backend's sidecar check then says what does not match and how to rebuild."""
-    plans = [a for a in bundle.manifest.find("plan", precision, "tensorrt")
-             if a.details.get("dla_core") is None]
-    try:
-        installed = importlib.metadata.version("tensorrt")
-    except importlib.metadata.PackageNotFoundError:
-        installed = None
-    matching = [a for a in plans if a.details.get("tensorrt_version") == installed]
-    chosen = (matching or plans or [None])[-1]
-    if chosen is None:
-        return bundle.artifact_path("plan", precision, "tensorrt")  # raises with the build hint
-    return bundle.artifact_path("plan", precision, "tensorrt", file=chosen.file)
+    version, gpu = here()
+    candidates = [*bundle_plan_candidates(bundle, precision), *extra_candidates]
+    selection = select_plans(candidates, version, gpu, precision, bundle.tiers)
+    if selection is None:
+        raise PlanMismatchError(explain_no_plan(candidates, version, gpu, precision,
+                                                bundle.tiers, bundle.directory))
+    for path in set(selection.routes.values()):
+        if path.parent == bundle.directory:
+            bundle.artifact_path("plan", precision, "tensorrt", file=path.name)  # sha256
+    log.info("tensorrt plans: %s", {tier: path.name for tier, path in selection.routes.items()})
+    return TensorRTBackend(selection.routes, bundle.spec, selection.tiers, precision,
+                           model_onnx_sha256=model_onnx_sha256(bundle))
 
 
 def _torch_backend(bundle: Bundle, precision: str) -> Backend:

@@ -17,7 +17,7 @@ import math
 import threading
 import weakref
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
 
@@ -30,7 +30,8 @@ from fuse_trt.engine.errors import (BackendClosedError, BackendUnavailableError,
 from fuse_trt.runtime.cuda_memory import (DeviceBuffer, PrimaryContext, TensorBuffers,
                                           load_pycuda, query_gpu)
 from fuse_trt.runtime.plan_sidecar import (PlanSidecar, check_plan_matches_model,
-                                           check_plan_runs_here, rebuild_command, sidecar_path)
+                                           check_plan_runs_here, sidecar_path,
+                                           sidecar_rebuild_command)
 from fuse_trt.runtime.protocol import Backend, BackendMemory
 from fuse_trt.runtime.trt_compat import IOTensor, TensorRTCompat, load_tensorrt
 from fuse_trt.runtime.trt_logger import make_trt_logger
@@ -192,7 +193,8 @@ class TensorRTBackend(Backend):
         return plan
 
     def _rebuild(self, path: Path) -> str:
-        return rebuild_command(self.precision, path.parent)
+        sidecar = PlanSidecar.read(sidecar_path(path))
+        return sidecar_rebuild_command(replace(sidecar, precision=self.precision), path)
 
     def _checked_io(self, path: Path, io: tuple[IOTensor, ...]) -> tuple[IOTensor, ...]:
         expected = {tensor.name: np.dtype(tensor.dtype)
