@@ -265,6 +265,10 @@ def make_pycuda(gpu: FakeGpu) -> tuple[types.ModuleType, types.ModuleType]:
         def compute_capability(self):
             return gpu.compute_capability
 
+        @staticmethod
+        def count():
+            return 1
+
         def retain_primary_context(self):
             return FakeContext(gpu)
 
