@@ -10,6 +10,7 @@ Python subclasses (loggers, calibrators) may add attributes of their own, as wit
 """
 from __future__ import annotations
 
+import importlib.machinery
 import types
 from collections.abc import Callable, Mapping
 
@@ -252,6 +253,7 @@ def _module(version: str, dump: dict, classes: dict, functions: Mapping[str, Cal
     object.__setattr__(module, "_fake_log", log)
     object.__setattr__(module, "_fake_classes", classes)
     object.__setattr__(module, "__version__", version)
+    object.__setattr__(module, "__spec__", importlib.machinery.ModuleSpec("tensorrt", None))
     for name, cls in classes.items():
         object.__setattr__(module, name, cls)
     for name in dump["functions"]:
