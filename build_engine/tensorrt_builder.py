@@ -13,11 +13,13 @@ import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 import onnx
 
+from fuse_trt.build_engine.build_progress import BuildProgress, make_progress_monitor
 from fuse_trt.build_engine.fp16_onnx import fp16_onnx
 from fuse_trt.build_engine.tensorrt_config import (PlanJob, TensorRTBuildConfig, plan_jobs,
                                                    profile_table, timing_cache_name)
@@ -87,8 +89,9 @@ class ConfigFor:
     """The builder config for one plan: precision, workspace, compat flags, DLA, profiles."""
 
     def __init__(self, compat: TensorRTCompat, job: PlanJob, recipe: PrecisionRecipe,
-                 profiles: dict[str, dict]):
+                 profiles: dict[str, dict], progress: BuildProgress | None = None):
         self.compat, self.job, self.recipe, self.profiles = compat, job, recipe, profiles
+        self.progress = progress
 
     def __call__(self, parsed: ParsedNetwork) -> BuilderConfig:
         compat, build = self.compat, self.job.config
@@ -103,6 +106,10 @@ class ConfigFor:
         if self.job.on_dla:
             compat.set_dla(config, build.dla_core)
         keepalive = self._add_profiles(parsed, config)
+        if self.progress is not None and compat.has_progress_monitor():
+            monitor = make_progress_monitor(compat.trt, self.progress)
+            compat.attach_progress_monitor(config, monitor)
+            keepalive.append(monitor)
         calibrator = None
         if self.recipe.int8_mode == "implicit":
             calibrator = self._attach_calibrator(config, keepalive[0])
@@ -170,8 +177,10 @@ class SerializedEngineFromNetwork:
 
     def __init__(self, network: Callable[[], ParsedNetwork],
                  config: Callable[[ParsedNetwork], BuilderConfig],
-                 timing_cache: TimingCacheFile | None = None):
+                 timing_cache: TimingCacheFile | None = None,
+                 progress: BuildProgress | None = None):
         self.network, self.config, self.timing_cache = network, config, timing_cache
+        self.progress = progress
         self.tf32: bool | None = None  # as the last build saw it
 
     def __call__(self) -> bytes:
@@ -180,6 +189,8 @@ class SerializedEngineFromNetwork:
         self.tf32 = built.tf32
         if self.timing_cache is not None:
             self.timing_cache.attach(built.config)
+        if self.progress is not None:
+            self.progress.enter("building the engine")
         serialized = parsed.builder.build_serialized_network(parsed.network, built.config)
         built.raise_calibration_failure()
         if serialized is None:
@@ -222,17 +233,20 @@ def build_plan(job: PlanJob) -> Path:
     recipe = compat.precision_recipe(job.config.precision, job.config.strongly_typed)
     onnx_path = onnx_for(job, compat, recipe)
     profiles = profile_table(job.spec, job.tiers, job.config.max_batch, static=job.on_dla)
+    name = plan_file_name(job.spec.name, compat.version, gpu, job.config.precision, job.dla_core)
+    progress = None
+    if job.config.progress is not None:
+        progress = BuildProgress(job.config.progress, name)
     engine = SerializedEngineFromNetwork(
         NetworkFromOnnxPath(compat, onnx_path, recipe.strongly_typed),
-        ConfigFor(compat, job, recipe, profiles),
-        TimingCacheFile(job.bundle_dir / timing_cache_name(compat.version, gpu.slug)))
+        ConfigFor(compat, job, recipe, profiles, progress),
+        TimingCacheFile(job.bundle_dir / timing_cache_name(compat.version, gpu.slug)), progress)
     cuda_context = PrimaryContext(cuda, job.config.device)
     try:
-        with cuda_context.pushed():
+        with cuda_context.pushed(), (progress.heartbeat() if progress else nullcontext()):
             plan = engine()
     finally:
         cuda_context.release()
-    name = plan_file_name(job.spec.name, compat.version, gpu, job.config.precision, job.dla_core)
     plan_path = write_bytes_atomic(job.bundle_dir / name, plan)
     sidecar = _sidecar(job, compat, gpu, recipe, onnx_path, profiles, engine.tf32)
     sidecar.write(sidecar_path(plan_path))

@@ -23,7 +23,7 @@ from fuse_trt.engine.fusion_input import FacePrep, prepare_face
 from fuse_trt.runtime.batching import refine_batch
 from fuse_trt.models import default_bundle_dir
 from fuse_trt.runtime.protocol import Backend
-from fuse_trt.runtime.select import open_backend
+from fuse_trt.engine_cache import open_backend
 
 log = logging.getLogger("fuse_trt")
 
@@ -35,7 +35,7 @@ class FusionConfig:
 
     bundle: Path | None = None  # None: the default model shipped in the package
     backend: Backend = BackendName.AUTO
-    precision: Precision = Precision.FP32
+    precision: Precision | None = None  # None: fp16 on TensorRT, fp32 elsewhere
     blend: Blend = Blend.CLASSIC
     region: Region = Region.FACE
     ratio: float = 1.0  # 0 = the target's face, 1 = the source's
@@ -46,7 +46,8 @@ class FusionConfig:
     def __post_init__(self) -> None:
         for name, choice in (("backend", BackendName), ("precision", Precision), ("blend", Blend),
                              ("region", Region)):
-            object.__setattr__(self, name, parse(choice, getattr(self, name), name))
+            if getattr(self, name) is not None or name != "precision":
+                object.__setattr__(self, name, parse(choice, getattr(self, name), name))
         if not 0.0 <= self.ratio <= 1.0:
             raise FuseTrtError(f"ratio must lie in 0..1, got {self.ratio}")
         if self.face not in values(FaceChoice) and not str(self.face).isdigit():

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fuse_trt import __version__
 from fuse_trt.engine.bundle import Bundle
+from fuse_trt.engine_cache import describe_cache
 from fuse_trt.engine.tiers import TierTable
 from fuse_trt.models import default_bundle_dir
 from fuse_trt.runtime.select import available_backends
@@ -39,4 +40,5 @@ def describe(bundle_dir: Path | None) -> str:
     for artifact in bundle.manifest.artifacts:
         lines.append(f"  {artifact.file}: {artifact.kind}, {artifact.precision}, "
                      f"backend {artifact.backend}, sha256 {artifact.sha256[:12]}")
+    lines += describe_cache()
     return "\n".join(lines)

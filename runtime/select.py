@@ -85,17 +85,21 @@ def default_precision(backend: BackendName) -> Precision:
 
 
 def select_backend(bundle: Bundle, requested: BackendName | str = BackendName.AUTO,
-                   precision: Precision | str | None = None) -> BackendSelection:
+                   precision: Precision | str | None = None,
+                   plans_buildable: bool = False) -> BackendSelection:
     """The backend a run uses. ``auto``: TensorRT when the gpu extra imports and a GPU is
     present, then ONNX Runtime on CUDA, then ONNX Runtime on CPU. A named backend that
     cannot run here is a :class:`BackendUnavailableError`, never a silent fallback.
-    ``precision`` None: :func:`default_precision` of the chosen backend."""
+    ``precision`` None: :func:`default_precision` of the chosen backend.
+    ``plans_buildable``: the caller builds a missing plan on first use (fuse_trt.engine_cache),
+    so ``auto`` does not need one in the bundle."""
     requested = parse(BackendName, requested, "backend")
     wanted = None if precision is None else parse(Precision, precision, "precision")
     if requested != BackendName.AUTO:
         return _named_selection(requested, wanted)
     skipped = []
-    tensorrt_problem = tensorrt_unusable() or _missing_plan(bundle, wanted or Precision.FP16)
+    tensorrt_problem = tensorrt_unusable() or (
+        None if plans_buildable else _missing_plan(bundle, wanted or Precision.FP16))
     if tensorrt_problem is None:
         return BackendSelection(BackendName.TENSORRT, wanted or Precision.FP16)
     skipped.append(f"tensorrt: {tensorrt_problem}")

@@ -151,6 +151,12 @@ class TensorRTCompat:
             config.clear_flag(flag)
         return bool(config.get_flag(flag))
 
+    def has_progress_monitor(self) -> bool:
+        return self.major >= 10  # IProgressMonitor and IBuilderConfig.progress_monitor
+
+    def attach_progress_monitor(self, config, monitor) -> None:
+        config.progress_monitor = monitor
+
     def set_hardware_compatible(self, config) -> None:
         config.hardware_compatibility_level = self.trt.HardwareCompatibilityLevel.AMPERE_PLUS
 

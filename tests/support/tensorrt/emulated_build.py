@@ -27,6 +27,7 @@ def build_plan_bytes(builder, network, config):
         return None
     if config._timing_cache is not None:
         config._timing_cache._builds += 1
+    _report_phases(peek(config, "progress_monitor"))
     header = _plan_header(emu, network, config)
     emu.log(logger, "INFO", f"emulated build: {len(header['profiles'])} profiles, "
                             f"{header['precision']}")
@@ -96,6 +97,24 @@ def _calibrate(emu, network, config) -> str | None:
         return "the calibrator gave no batches"
     _trampoline(calibrator, "write_calibration_cache", memoryview(b"emulated-calibration-cache"))
     return None
+
+
+BUILD_PHASES = (("Building engine", 2), ("Tactic selection", 3))
+
+
+def _report_phases(monitor) -> None:
+    """What TensorRT 10 does with an IProgressMonitor: nested phases with steps."""
+    if monitor is None:
+        return
+    top, _ = BUILD_PHASES[0]
+    _trampoline(monitor, "phase_start", top, None, len(BUILD_PHASES) - 1)
+    for name, steps in BUILD_PHASES[1:]:
+        _trampoline(monitor, "phase_start", name, top, steps)
+        for step in range(steps):
+            if _trampoline(monitor, "step_complete", name, step) is False:
+                return
+        _trampoline(monitor, "phase_finish", name)
+    _trampoline(monitor, "phase_finish", top)
 
 
 def _trampoline(calibrator, name: str, *args):
