@@ -12,7 +12,6 @@ build_engine builder) lives here at the package root: runtime never imports buil
 """
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
@@ -151,6 +150,8 @@ def _build_entry(bundle: Bundle, precision: Precision, entry: Path) -> None:
 
 @contextmanager
 def _locked(path: Path) -> Iterator[None]:
+    import fcntl  # POSIX (Linux desktops and Jetson); imported only when a plan is built
+
     with open(path, "a+") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -16,6 +16,7 @@ import numpy as np
 import onnx
 
 from tests.support.tensorrt.fake_cuda import FakeGpu
+from tests.support.tensorrt.qdq_rules import qdq_problems
 from tests.support.tensorrt.strict import make_standin
 
 PLAN_MAGIC = b"FAKE-TRT-PLAN\n"
@@ -231,6 +232,9 @@ class OnnxParserImpl:
         if emu.major < 10 and opset > 17:
             yield emu.new("ParserError", "UNSUPPORTED_GRAPH",
                           f"opset {opset} is newer than this parser's 17", -1, "", "")
+        for index, name, problem in qdq_problems(model):
+            yield emu.new("ParserError", "INVALID_NODE", f"Q/DQ: {problem}", index, name,
+                          model.graph.node[index].op_type)
         for index, node in enumerate(model.graph.node):
             if not onnx.defs.has(node.op_type, node.domain):
                 yield emu.new("ParserError", "UNSUPPORTED_NODE",
