@@ -149,6 +149,11 @@ class TensorRTBackend(Backend):
                 except BaseException:
                     loaded.release()
                     raise
+        except cuda.MemoryError as error:
+            cuda_context.release()
+            raise BackendUnavailableError(
+                f"out of GPU memory activating {', '.join(p.name for p in sidecars)} ({error}); "
+                f"free GPU memory or build with a smaller --max-batch") from error
         except BaseException:
             cuda_context.release()
             raise

@@ -119,3 +119,13 @@ def test_a_call_racing_close_gets_a_clear_backend_closed_error(trt10, tiers, tmp
     with pytest.raises(BackendClosedError, match="tensorrt backend closed"):
         backend.infer("32", feed_for(FUSION_SPEC, 1, 32, 32))
     assert trt10.gpu.retained == 0
+
+
+def test_out_of_gpu_memory_at_activation_is_one_line_and_leaves_nothing(trt10, tiers, tmp_path):
+    from fuse_trt.engine.errors import BackendUnavailableError
+
+    plan = build_plan(tmp_path, FUSION_SPEC, tiers)
+    trt10.gpu.fail_allocations_after = 3  # scratch and a few buffers, then cuMemAlloc fails
+    with pytest.raises(BackendUnavailableError, match="out of GPU memory activating .*plan"):
+        TensorRTBackend(plan, FUSION_SPEC, tiers, "fp32").activate()
+    assert trt10.gpu.allocations == {} and trt10.gpu.retained == 0 and trt10.gpu.stack() == []
