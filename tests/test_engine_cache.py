@@ -118,3 +118,26 @@ def test_the_cache_follows_xdg_cache_home(monkeypatch, tmp_path):
     monkeypatch.delenv(engine_cache.CACHE_ENV, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert engine_cache.cache_root() == tmp_path / "fuse-trt" / "engines"
+
+
+def test_auto_on_a_gpu_picks_tensorrt_when_a_plan_can_be_built(tiny_bundle, monkeypatch):
+    from fuse_trt.engine.choices import BackendName, Precision
+    from fuse_trt.runtime.select import select_backend
+
+    emulate("10.3.0").install(monkeypatch)
+    chosen = select_backend(tiny_bundle, "auto", None, plans_buildable=True)
+    assert (chosen.name, chosen.precision) == (BackendName.TENSORRT, Precision.FP16)
+    assert select_backend(tiny_bundle, "auto", None).name == BackendName.ONNXRUNTIME
+
+
+def test_build_progress_reports_phase_and_elapsed_time_without_a_monitor():
+    from fuse_trt.build_engine.build_progress import BuildProgress
+
+    lines = []
+    progress = BuildProgress(lines.append, "x.plan")
+    progress.enter("building the engine")
+    with progress.heartbeat(interval=0.01):
+        time.sleep(0.1)
+    assert lines[0] == "TensorRT build of x.plan: building the engine (0 s)"
+    assert any(line.startswith("TensorRT build of x.plan: still building the engine (")
+               for line in lines[1:])

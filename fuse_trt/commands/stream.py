@@ -37,9 +37,8 @@ def _check_face_choice(ctx: click.Context, param: click.Parameter, value: str) -
 @click.option("--backend", type=click.Choice(values(BackendName)),
               default=BackendName.AUTO.value,
               show_default=True)
-@click.option("--precision", type=click.Choice(values(Precision)),
-              default=Precision.FP32.value,
-              show_default=True)
+@click.option("--precision", type=click.Choice(values(Precision)), default=None,
+              help="Default: fp16 on TensorRT, fp32 on ONNX Runtime and torch.")
 @click.option("--blend", type=click.Choice(values(Blend)), default=Blend.CLASSIC.value,
               show_default=True, help="classic: colour transfer + feathered paste; unet: the "
               "trained refiner (docs/quality.md); seamless: OpenCV Poisson blending.")
