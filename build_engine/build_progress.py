@@ -1,9 +1,9 @@
-"""Progress of a TensorRT build: phases from TensorRT 10's IProgressMonitor where it exists,
-and an elapsed-time heartbeat naming the current phase on every version (8.6 has no monitor).
+"""An elapsed-time heartbeat naming the current phase of a TensorRT build, on every version
+(8.6 has no IProgressMonitor; on 10.x and later runtime/trt_progress.py reports TensorRT's own
+phases as well).
 
 Reports go to a ``report`` callable (a module-level function, so a build config carrying it
-pickles into a build subprocess). The monitor class is made inside a function: tensorrt is
-imported lazily.
+pickles into a build subprocess).
 """
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from types import ModuleType
 
 log = logging.getLogger("fuse_trt")
 
@@ -59,23 +58,3 @@ class BuildProgress:
         finally:
             stop.set()
             thread.join()
-
-
-def make_progress_monitor(trt: ModuleType, progress: BuildProgress):
-    """A ``trt.IProgressMonitor`` (TensorRT 10 and later) reporting top-level phases."""
-
-    class PhaseMonitor(trt.IProgressMonitor):
-        def __init__(self):
-            trt.IProgressMonitor.__init__(self)
-
-        def phase_start(self, phase_name, parent_phase, num_steps):
-            if not parent_phase:
-                progress.enter(f"{phase_name} ({num_steps} steps)")
-
-        def step_complete(self, phase_name, step):
-            return True  # never cancel
-
-        def phase_finish(self, phase_name):
-            return None
-
-    return PhaseMonitor()

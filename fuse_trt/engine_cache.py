@@ -74,13 +74,14 @@ def cached_candidates(entry: Path) -> list[PlanCandidate]:
 
 
 def open_backend(bundle: Bundle, backend: BackendName | str = BackendName.AUTO,
-                 precision: Precision | str | None = None) -> Backend:
-    """runtime.select's backend, with TensorRT plans built into the cache when missing."""
+                 precision: Precision | str | None = None, url: str | None = None) -> Backend:
+    """runtime.select's backend, with TensorRT plans built into the cache when missing.
+    ``url``: the server of the ``triton`` backend."""
     from fuse_trt.runtime.select import open_selected, select_backend
 
     selection = select_backend(bundle, backend, precision, plans_buildable=True)
     if selection.name != BackendName.TENSORRT:
-        return open_selected(bundle, selection)
+        return open_selected(bundle, selection, url)
     log.info("%s", selection.describe())
     return open_tensorrt_building(bundle, selection.precision)
 
