@@ -55,7 +55,7 @@ def test_first_use_builds_into_the_cache_and_the_second_run_reuses_it(
     first = fuse(bundle_copy, tmp_path / "first.png", caplog)
     print("first run:", *first, sep="\n  ")
     assert any("building one into the engine cache" in line for line in first)
-    assert any("TensorRT build of" in line and "Building engine" in line for line in first)
+    assert any("TensorRT build of" in line and "building the engine" in line for line in first)
     [plan] = engine_cache.cached_plans()
     assert ".fp16.plan" in plan.name and plan.parent.parent == cache_dir  # FP16 by default
     assert files(bundle_copy) == before  # nothing written into the bundle

@@ -26,12 +26,12 @@ import numpy as np
 ALIGNMENT = 256
 
 
-class FakeCudaError(RuntimeError):
-    pass
-
-
 class Error(Exception):
     """pycuda.driver.Error"""
+
+
+class FakeCudaError(Error, RuntimeError):
+    """Any other pycuda driver error (pycuda raises Error subclasses)."""
 
 
 class MemoryError(Error):  # noqa: A001 - pycuda's name
@@ -324,7 +324,7 @@ def make_pycuda(gpu: FakeGpu) -> tuple[types.ModuleType, types.ModuleType]:
         pagelocked_empty=pagelocked_empty, memcpy_htod_async=memcpy_htod_async,
         memcpy_dtoh_async=memcpy_dtoh_async, Stream=lambda: FakeStream(gpu),
         get_version=lambda: (12, 4, 0), get_driver_version=lambda: 12040,
-        device_attribute=device_attribute, Error=FakeCudaError)
+        device_attribute=device_attribute)
     package = types.ModuleType("pycuda")
     package.__path__ = []
     package.driver = driver
