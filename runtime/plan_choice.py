@@ -69,7 +69,7 @@ def select_plans(candidates: list[PlanCandidate], tensorrt_version: str, gpu: Gp
         best = ranked[0][3]
         routes[tier.name] = best.path
         runtime_tiers.append(runtime_tier(tier, best.sidecar))
-    return PlanSelection(routes, TierTable(tuple(runtime_tiers), tiers.stride))
+    return PlanSelection(routes, replace(tiers, tiers=tuple(runtime_tiers)))
 
 
 def runtime_tier(tier: TierSpec, sidecar: PlanSidecar) -> TierSpec:

@@ -39,6 +39,8 @@ class PlanSidecar:
     hardware_compat: bool = False
     version_compatible: bool = False
     dla_core: int | None = None
+    io_dtypes: Mapping[str, str] | None = None  # tensor name -> numpy dtype name of the plan's I/O
+    device_memory: Mapping | None = None  # TensorRT's own scratch / weights figures at build
     source_onnx_sha256: str | None = None  # the bundle's FP32 ONNX the parsed one came from
     tf32: bool | None = None  # BuilderFlag.TF32 at the build (None: the version has none)
     schema: int = SIDECAR_SCHEMA

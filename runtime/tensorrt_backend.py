@@ -3,9 +3,11 @@
 At ``activate()``: check each plan's sidecar against the running TensorRT, the GPU and the
 bundle's ONNX, deserialize, create one context per tier (from the plan that serves the tier:
 a DLA plan for DLA tiers, the GPU plan for the rest) with its optimization profile selected
-once, one scratch area shared by all contexts, and pinned host + device buffers for every
-I/O tensor of every tier, sized from the profile's max shape. Per call: set shapes and
-addresses only when they changed, copy in, execute, copy out, synchronize, return copies.
+once, one scratch area shared by all contexts, and one set of pinned host + device buffers
+per I/O tensor shared by all tiers (calls are serialized), sized for the largest volume any
+tier's profile allows (one mapped allocation on an integrated GPU); each tier binds views of
+them. Per call: set shapes and addresses only when they changed, copy in, execute, copy out,
+synchronize, return copies.
 Calls are serialized by a lock and may come from any thread. A finalizer releases
 everything in TensorRT's order if the backend is dropped without ``close()``. tensorrt and
 pycuda are imported only when the backend is activated.
@@ -27,8 +29,9 @@ from fuse_trt.engine.spec import ModelSpec
 from fuse_trt.engine.tiers import TierSpec, TierTable
 from fuse_trt.engine.errors import (BackendClosedError, BackendUnavailableError,
                                     InferenceInputError, PlanMismatchError)
-from fuse_trt.runtime.cuda_memory import (DeviceBuffer, PrimaryContext, TensorBuffers,
-                                          load_pycuda, query_gpu)
+from fuse_trt.runtime.cuda_memory import (DeviceBuffer, MappedBuffers, PrimaryContext,
+                                          TensorBuffers, io_buffers, is_integrated, load_pycuda,
+                                          query_gpu)
 from fuse_trt.runtime.plan_sidecar import (PlanSidecar, check_plan_matches_model,
                                            check_plan_runs_here, sidecar_path,
                                            sidecar_rebuild_command)
@@ -41,12 +44,12 @@ log = logging.getLogger("fuse_trt")
 
 @dataclass
 class _TierSlot:
-    """One tier: its execution context, buffers, and what is currently set on the context."""
+    """One tier: its execution context, its max shapes, and what is currently set on it."""
 
     profile_index: int
     context: object
     scratch_bytes: int
-    buffers: dict[str, TensorBuffers] = field(default_factory=dict)
+    max_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
     input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
     addresses: dict[str, int] = field(default_factory=dict)
 
@@ -74,6 +77,7 @@ class _Loaded:
     stream: object = None
     scratch: DeviceBuffer | None = None
     slots: dict[str, _TierSlot] = field(default_factory=dict)
+    buffers: dict[str, TensorBuffers | MappedBuffers] = field(default_factory=dict)  # all tiers
 
     def release(self) -> None:
         """Synchronize, then contexts, engines, runtimes, buffers; the caller pops after."""
@@ -86,10 +90,9 @@ class _Loaded:
         for plan in self.plans.values():
             plan.runtime = None
         self.logger = None
-        for slot in self.slots.values():
-            for buffers in slot.buffers.values():
-                buffers.free()
-            slot.buffers.clear()
+        for buffers in self.buffers.values():
+            buffers.free()
+        self.buffers.clear()
         if self.scratch is not None:
             self.scratch.free()
             self.scratch = None
@@ -140,6 +143,9 @@ class TensorRTBackend(Backend):
         for path, sidecar in sidecars.items():
             check_plan_runs_here(sidecar, path, compat.version, gpu, self.precision)
             check_plan_matches_model(sidecar, path, self.model_onnx_sha256, self.precision)
+        io_dtypes = next((s.io_dtypes for s in sidecars.values() if s.io_dtypes), None)
+        if io_dtypes:  # FP16 plans take and return float16: feeds are built so
+            self.spec = self.spec.with_io_dtypes(dict(io_dtypes))
         cuda_context = PrimaryContext(cuda, self.device)
         loaded = _Loaded(compat=compat, cuda=cuda)
         try:
@@ -173,8 +179,17 @@ class TensorRTBackend(Backend):
                                                            index)
                          for name, index in indices.items()}
         loaded.scratch = DeviceBuffer(loaded.cuda, max(scratch_sizes.values()))
+        max_shapes = {tier.name: {tensor.name: self._max_shape(
+            loaded, self._plan_of(loaded, tier.name), tier, indices[tier.name], tensor)
+            for tensor in self._plan_of(loaded, tier.name).io} for tier in self.tiers}
+        integrated = is_integrated(loaded.cuda, self.device)  # Jetson: map, do not copy
+        for tensor in next(iter(loaded.plans.values())).io:
+            volume = max(math.prod(shapes[tensor.name]) for shapes in max_shapes.values())
+            loaded.buffers[tensor.name] = io_buffers(loaded.cuda, (volume,), tensor.dtype,
+                                                     integrated)
         for tier in self.tiers:
-            self._open_tier(loaded, tier, indices[tier.name], scratch_sizes[tier.name])
+            self._open_tier(loaded, tier, indices[tier.name], scratch_sizes[tier.name],
+                            max_shapes[tier.name])
         loaded.stream.synchronize()
         log.info("tensorrt %s: %s with %d tier contexts", loaded.compat.version,
                  ", ".join(path.name for path in loaded.plans), len(loaded.slots))
@@ -211,20 +226,20 @@ class TensorRTBackend(Backend):
                 f"rebuild it with: {self._rebuild(path)}")
         return io
 
-    def _open_tier(self, loaded: _Loaded, tier: TierSpec, index: int, scratch_bytes: int) -> None:
+    def _open_tier(self, loaded: _Loaded, tier: TierSpec, index: int, scratch_bytes: int,
+                   max_shapes: dict[str, tuple[int, ...]]) -> None:
         plan = self._plan_of(loaded, tier.name)
         context = loaded.compat.create_context_without_scratch(plan.engine)
         if context is None:
             raise BackendUnavailableError(f"TensorRT could not create an execution context for "
                                           f"tier {tier.name} (see the TensorRT errors above)")
-        slot = _TierSlot(profile_index=index, context=context, scratch_bytes=scratch_bytes)
+        slot = _TierSlot(profile_index=index, context=context, scratch_bytes=scratch_bytes,
+                         max_shapes=max_shapes)
         loaded.slots[tier.name] = slot
         loaded.compat.attach_scratch(context, loaded.scratch.address, loaded.scratch.nbytes)
         self._select_profile(loaded, plan, tier, slot)
         for tensor in plan.io:
-            shape = self._max_shape(loaded, plan, tier, index, tensor)
-            slot.buffers[tensor.name] = TensorBuffers(loaded.cuda, shape, tensor.dtype)
-            self._bind(slot, tensor.name)
+            self._bind(slot, loaded.buffers[tensor.name], tensor.name)
 
     def _select_profile(self, loaded: _Loaded, plan: _LoadedPlan, tier: TierSpec,
                         slot: _TierSlot) -> None:
@@ -270,14 +285,15 @@ class TensorRTBackend(Backend):
         """Queue copies in, the execution and copies out; views valid after synchronize."""
         for name, array in feed.items():
             self._set_input_shape(slot, name, array.shape)
-            self._bind(slot, name)
-            slot.buffers[name].upload(array, loaded.stream)
+            self._bind(slot, loaded.buffers[name], name)
+            loaded.buffers[name].upload(array, loaded.stream)
         for name in self.spec.output_names:
-            self._bind(slot, name)
+            self._bind(slot, loaded.buffers[name], name)
         if not slot.context.execute_async_v3(loaded.stream.handle):
             raise RuntimeError(f"TensorRT execute_async_v3 failed for tier {tier.name} "
                                f"(see the TensorRT errors logged above)")
-        return {name: slot.buffers[name].download(self._output_shape(slot, name), loaded.stream)
+        return {name: loaded.buffers[name].download(self._output_shape(slot, name),
+                                                    loaded.stream)
                 for name in self.spec.output_names}
 
     def _set_input_shape(self, slot: _TierSlot, name: str, shape: tuple[int, ...]) -> None:
@@ -287,12 +303,12 @@ class TensorRTBackend(Backend):
             slot.input_shapes.pop(name, None)
             raise InferenceInputError(
                 f"tensorrt: input {name!r} shape {shape} is outside optimization profile "
-                f"{slot.profile_index} (max {slot.buffers[name].max_shape})")
+                f"{slot.profile_index} (max {slot.max_shapes[name]})")
         slot.input_shapes[name] = shape
 
     @staticmethod
-    def _bind(slot: _TierSlot, name: str) -> None:
-        address = slot.buffers[name].device.address
+    def _bind(slot: _TierSlot, buffers: TensorBuffers | MappedBuffers, name: str) -> None:
+        address = buffers.device.address
         if slot.addresses.get(name) == address:
             return
         if not slot.context.set_tensor_address(name, address):
@@ -302,10 +318,10 @@ class TensorRTBackend(Backend):
     @staticmethod
     def _output_shape(slot: _TierSlot, name: str) -> tuple[int, ...]:
         shape = tuple(int(v) for v in slot.context.get_tensor_shape(name))
-        capacity = slot.buffers[name].max_shape
+        capacity = slot.max_shapes[name]
         if any(v < 0 for v in shape) or math.prod(shape) > math.prod(capacity):
-            raise RuntimeError(f"TensorRT output {name!r} has shape {shape}; its buffer holds "
-                               f"{capacity}")
+            raise RuntimeError(f"TensorRT output {name!r} has shape {shape}; tier profile "
+                               f"{slot.profile_index} allows at most {capacity}")
         return shape
 
     # -- memory and close --------------------------------------------------------------
@@ -313,8 +329,7 @@ class TensorRTBackend(Backend):
         loaded = self._loaded
         if loaded is None:
             return BackendMemory()
-        io_bytes = sum(buffers.nbytes for slot in loaded.slots.values()
-                       for buffers in slot.buffers.values())
+        io_bytes = sum(buffers.nbytes for buffers in loaded.buffers.values())
         return BackendMemory(
             weights_bytes=sum(plan.weights_bytes for plan in loaded.plans.values()),
             io_buffer_bytes=io_bytes,

@@ -3,11 +3,13 @@ flight, profile refusals, a call racing close, threads."""
 import gc
 import json
 import threading
+from dataclasses import replace
 
 import pytest
 
 from fuse_trt.engine.errors import BackendClosedError, PlanMismatchError
 from fuse_trt.engine.spec import FUSION_SPEC
+from fuse_trt.engine.tiers import TierTable
 from fuse_trt.runtime.plan_sidecar import sidecar_path
 from fuse_trt.runtime.tensorrt_backend import TensorRTBackend
 from tests.support.tensorrt.building import build_plan
@@ -76,9 +78,13 @@ def test_a_refused_optimization_profile_is_a_plan_mismatch_with_the_rebuild(trt1
     sidecar = json.loads(path.read_text())
     sidecar["profiles"]["48"]["index"] = sidecar["profiles"]["32"]["index"]
     path.write_text(json.dumps(sidecar))
+    first = tiers.by_name("32")  # tier 48 shaped like tier 32, so profile 0 covers it
+    same = TierTable(tuple(replace(t, min_shape=first.min_shape, opt_shape=first.opt_shape,
+                                   max_shape=first.max_shape) if t.name == "48" else t
+                           for t in tiers), tiers.stride)
     with pytest.raises(PlanMismatchError, match="refused optimization profile 0 for tier 48.*"
                                                 "rebuild it with: fuse-trt build"):
-        TensorRTBackend(plan, FUSION_SPEC, tiers, "fp32").activate()
+        TensorRTBackend(plan, FUSION_SPEC, same, "fp32").activate()
     assert trt10.gpu.retained == 0 and trt10.gpu.allocations == {}
 
 
