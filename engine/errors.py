@@ -4,7 +4,10 @@ The CLI catches :class:`FuseTrtError` once, prints its message on one line and e
 """
 from __future__ import annotations
 
-__all__ = ["FuseTrtError", "InputImageError", "NoFaceError", "BundleError", "BackendUnavailableError", "InferenceInputError", "ExportValidationError", "EngineBuildError", "PlanMismatchError", "AccuracyGateError"]
+__all__ = ["FuseTrtError", "InputImageError", "NoFaceError", "BundleError",
+           "BackendUnavailableError", "InferenceInputError", "InferenceError",
+           "ExportValidationError", "ModelContractError", "EngineBuildError",
+           "PlanMismatchError", "AccuracyGateError", "ConfigError", "ImageShapeError"]
 
 
 class FuseTrtError(Exception):
@@ -29,6 +32,22 @@ class BackendUnavailableError(FuseTrtError):
 
 class InferenceInputError(FuseTrtError):
     """A feed whose names, dtypes or shapes do not match the model and tier."""
+
+
+class InferenceError(FuseTrtError):
+    """A backend failed while running a feed; the message names the call and the tier."""
+
+
+class ConfigError(FuseTrtError, ValueError):
+    """An option or configuration value that cannot work (tiers, tracking, smoothing)."""
+
+
+class ImageShapeError(FuseTrtError, ValueError):
+    """Images or masks that must share a size do not."""
+
+
+class ModelContractError(FuseTrtError):
+    """An ONNX model whose inputs, outputs or dynamic axes are not its ModelSpec's."""
 
 
 class ExportValidationError(FuseTrtError):

@@ -78,11 +78,17 @@ class FaceFusion:
 
     # -- lifecycle -------------------------------------------------------------------
     def prepare(self) -> FaceFusion:
-        """Open and activate the backend (all tiers); idempotent."""
+        """Open and activate the backend (all tiers) if the blend runs the UNet; idempotent."""
         if self.config.blend == "unet" and self._backend is None:
             backend = open_backend(self.bundle, self.config.backend, self.config.precision)
             self._backend = backend.activate()
         return self
+
+    def _refiner(self) -> Backend | None:
+        """The activated backend when the blend runs the UNet (prepared here on first use)."""
+        if self._backend is None and self.config.blend == "unet":
+            self.prepare()
+        return self._backend
 
     def close(self) -> None:
         with self._lock:
@@ -132,27 +138,27 @@ class FaceFusion:
         return [faces[index]]
 
     def fuse(self, frame: np.ndarray, faces: list[Face] | None = None,
-             require_face: bool = True) -> np.ndarray:
-        """Return a new frame with the source face fused onto the chosen target face(s).
+             require_face: bool = True, bgr: bool = False) -> np.ndarray:
+        """The frame with the source face fused onto the chosen target face(s), as a new array.
 
         ``faces`` may come from the caller (a tracker); otherwise they are detected. With
-        ``require_face=False`` a frame without a face comes back unchanged (video).
+        ``require_face=False`` a frame without a face comes back as it is (the same array).
+        ``bgr``: the frame is in OpenCV's BGR order (a decoded video frame), and so is the
+        result; only the face regions are converted.
         """
         if self._source is None:
             raise FuseTrtError("set_source() must be called before fuse()")
         with self._lock:
             if faces is None:
-                faces = self.detector.detect(frame)
+                faces = self.detector.detect(frame, bgr=bgr)
             if not faces:
                 if require_face:
                     raise NoFaceError("no face found in the target image")
-                return frame.copy()
+                return frame
             chosen = self.select_faces(faces)
             for face in chosen:
                 self._warn_if_profile(face)
-            if self.config.blend == "unet":
-                self.prepare()
-            return self._fuse_faces(frame, chosen)
+            return self._fuse_faces(frame, chosen, bgr)
 
     @staticmethod
     def _warn_if_profile(face: Face) -> None:
@@ -162,18 +168,19 @@ class FaceFusion:
                         "poor fusion", tuple(int(v) for v in face.box[:2]), yaw,
                         PROFILE_YAW_THRESHOLD)
 
-    def _fuse_faces(self, frame: np.ndarray, faces: list[Face]) -> np.ndarray:
+    def _fuse_faces(self, frame: np.ndarray, faces: list[Face], bgr: bool) -> np.ndarray:
         # A small face still costs a full pass of the first tier: spend it on real context
         # (just under the next tier's threshold) instead of reflect padding.
         min_region = self.bundle.tiers.first_tier_limit
         preps: list[FacePrep] = [
             prepare_face(frame, face, self._source.image, self._source.landmarks,
                          region=self.config.region, context=self.config.context,
-                         min_region=min_region, blend=self.config.blend)
+                         min_region=min_region, blend=self.config.blend, bgr=bgr)
             for face in faces]
-        if self.config.blend == "unet":
-            refine_batch(self._backend, self.bundle.tiers, preps, self._source.identity)
-        output = frame
+        refiner = self._refiner()
+        if refiner is not None:
+            refine_batch(refiner, self.bundle.tiers, preps, self._source.identity)
+        output = frame.copy()
         for prep in preps:
-            output = prep.paste(output, self.config.ratio)
+            prep.paste_into(output, self.config.ratio)
         return output

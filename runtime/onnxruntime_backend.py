@@ -80,7 +80,7 @@ class OnnxRuntimeBackend(Backend):
             str(self.onnx_path), sess_options=self._session_options(), providers=providers)
         log.info("onnxruntime session on %s for %s", self._session.get_providers(), self.onnx_path)
         for tier in self.tiers:
-            flat = {name: np.zeros(int(np.prod(shape)), dtype=np.float32)
+            flat = {name: np.zeros(int(np.prod(shape)), dtype=self.spec.tensor(name).dtype)
                     for name, shape in self.spec.max_shapes(tier).items()}
             self._buffers[tier.name] = _TierBuffers(flat=flat, binding=self._session.io_binding())
 
@@ -95,10 +95,12 @@ class OnnxRuntimeBackend(Backend):
         binding.clear_binding_outputs()
         for tensor in self.spec.inputs:
             view = views[tensor.name]
-            binding.bind_input(tensor.name, "cpu", 0, np.float32, view.shape, view.ctypes.data)
+            binding.bind_input(tensor.name, "cpu", 0, view.dtype.type, view.shape,
+                               view.ctypes.data)
         for tensor in self.spec.outputs:
             view = views[tensor.name]
-            binding.bind_output(tensor.name, "cpu", 0, np.float32, view.shape, view.ctypes.data)
+            binding.bind_output(tensor.name, "cpu", 0, view.dtype.type, view.shape,
+                               view.ctypes.data)
         tier_buffers.views = views
         tier_buffers.bound_shape = (batch, height, width)
 

@@ -100,3 +100,39 @@ def test_config_rejects_nonsense():
         FusionConfig(blend="magic")
     with pytest.raises(FuseTrtError, match="set_source"):
         FaceFusion(FusionConfig(blend="classic")).fuse(load_sample("astronaut"))
+
+
+def test_a_frame_without_a_face_comes_back_as_it_is(source):
+    wall = np.full((240, 320, 3), 90, np.uint8)
+    with FaceFusion(FusionConfig(blend="classic")) as fusion:
+        fusion.set_source(source)
+        assert fusion.fuse(wall, require_face=False) is wall
+
+
+def test_faces_are_pasted_into_one_copy_and_the_input_is_untouched(source, two_face_frame):
+    from fuse_trt.engine.faces import paste_back
+    from fuse_trt.engine.fusion_input import prepare_face
+
+    kept = two_face_frame.copy()
+    with FaceFusion(FusionConfig(face="all", blend="classic")) as fusion:
+        fusion.set_source(source)
+        fused = fusion.fuse(two_face_frame)
+        faces = fusion.detector.detect(two_face_frame)
+        limit = fusion.bundle.tiers.first_tier_limit
+    assert np.array_equal(two_face_frame, kept)
+    expected = two_face_frame
+    for face in faces:  # the old way: a new frame per face
+        prep = prepare_face(two_face_frame, face, source, fusion._source.landmarks,
+                            min_region=limit, blend="classic")
+        assert prep.context is None  # the classical blend never builds what only the UNet reads
+        expected = paste_back(expected, prep.region, prep.result, prep.support)
+    np.testing.assert_array_equal(fused, expected)
+
+
+@pytest.mark.parametrize("blend", ["classic", "unet"])
+def test_a_bgr_frame_gives_the_rgb_result_in_bgr(source, two_face_frame, blend):
+    with FaceFusion(FusionConfig(face="all", blend=blend)) as fusion:
+        fusion.set_source(source)
+        rgb = fusion.fuse(two_face_frame)
+        bgr = fusion.fuse(np.ascontiguousarray(two_face_frame[:, :, ::-1]), bgr=True)
+    np.testing.assert_array_equal(bgr[:, :, ::-1], rgb)
