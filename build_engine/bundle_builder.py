@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from fuse_trt.engine.bundle import Bundle, Manifest
 from fuse_trt.engine.spec import FUSION_SPEC, IDENTITY_FUSION_SPEC, ModelSpec
 from fuse_trt.engine.tiers import TierTable
-from fuse_trt.engine.errors import FuseTrtError
+from fuse_trt.engine.errors import FuseTrtError, ModelContractError
 
 if TYPE_CHECKING:
     from fuse_trt.build_engine.int8_step import Int8Step
@@ -134,8 +134,8 @@ def import_onnx(out_dir: Path, config: BuildConfig) -> Bundle:
     onnx_path = save_onnx(onnx.load(str(config.onnx)), out_dir / "model.onnx")
     try:
         check_onnx(onnx_path, spec)
-    except (AssertionError, onnx.checker.ValidationError) as error:
-        raise FuseTrtError(f"{config.onnx}: {error}") from error
+    except ModelContractError as error:
+        raise ModelContractError(str(error).replace(str(onnx_path), str(config.onnx))) from error
     with OnnxRuntimeBackend(onnx_path, spec, tiers) as backend:
         for tier in tiers:
             outputs = backend.infer(tier, spec.tier_example_feed(tier))

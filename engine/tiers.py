@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
+from fuse_trt.engine.errors import ConfigError, ImageShapeError
+
 log = logging.getLogger("fuse_trt")
 
 Shape2D = tuple[int, int]
@@ -124,8 +126,12 @@ class TierTable:
         there up to (not including) the third tier's short edge; each later tier takes from
         its own short edge up. For (512, 768, 1024): <512, 512..1023, >=1024.
         """
+        if not short_edges or min(short_edges) < stride:
+            raise ConfigError(f"tier short edges {short_edges} must be at least the stride "
+                              f"{stride}")
         if any(edge % stride for edge in short_edges):
-            raise ValueError(f"tier short edges {short_edges} must be multiples of stride {stride}")
+            raise ConfigError(f"tier short edges {short_edges} must be multiples of stride "
+                              f"{stride}")
         lower_bounds = (0, *short_edges[:1], *short_edges[2:])
         tiers = []
         for index, edge in enumerate(short_edges):
@@ -180,7 +186,7 @@ class TierTable:
     def plan(self, height: int, width: int) -> TierPlan:
         """Pick the tier for an image of (height, width) and the shape it is fitted to."""
         if height < 1 or width < 1:
-            raise ValueError(f"image shape must be positive, got {height}x{width}")
+            raise ImageShapeError(f"image shape must be positive, got {height}x{width}")
         tier = self.select(height, width)
         short_edge, long_edge = min(height, width), max(height, width)
         scale = tier.short_edge / short_edge if tier.scale_to_short_edge else 1.0

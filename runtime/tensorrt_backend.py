@@ -20,7 +20,8 @@ import numpy as np
 
 from fuse_trt.engine.spec import ModelSpec
 from fuse_trt.engine.tiers import TierSpec, TierTable
-from fuse_trt.engine.errors import BackendUnavailableError, InferenceInputError, PlanMismatchError
+from fuse_trt.engine.errors import (BackendUnavailableError, InferenceError, InferenceInputError,
+                                   PlanMismatchError)
 from fuse_trt.runtime.cuda_memory import (DeviceBuffer, PrimaryContext, TensorBuffers,
                                           load_pycuda, query_gpu)
 from fuse_trt.runtime.plan_sidecar import (PlanSidecar, check_plan_runs_here, rebuild_command,
@@ -194,8 +195,8 @@ class TensorRTBackend(Backend):
             for name in self.spec.output_names:
                 self._bind(slot, name)
             if not slot.context.execute_async_v3(loaded.stream.handle):
-                raise RuntimeError(f"TensorRT execute_async_v3 failed for tier {tier.name} "
-                                   f"(see the TensorRT errors logged above)")
+                raise InferenceError(f"TensorRT execute_async_v3 failed for tier {tier.name} "
+                                     f"(see the TensorRT errors logged above)")
             staged = {name: slot.buffers[name].download(self._output_shape(slot, name),
                                                         loaded.stream)
                       for name in self.spec.output_names}
@@ -218,7 +219,7 @@ class TensorRTBackend(Backend):
         if slot.addresses.get(name) == address:
             return
         if not slot.context.set_tensor_address(name, address):
-            raise RuntimeError(f"TensorRT refused the device address of {name!r}")
+            raise InferenceError(f"TensorRT refused the device address of {name!r}")
         slot.addresses[name] = address
 
     @staticmethod
@@ -226,8 +227,8 @@ class TensorRTBackend(Backend):
         shape = tuple(int(v) for v in slot.context.get_tensor_shape(name))
         capacity = slot.buffers[name].max_shape
         if any(v < 0 for v in shape) or math.prod(shape) > math.prod(capacity):
-            raise RuntimeError(f"TensorRT output {name!r} has shape {shape}; its buffer holds "
-                               f"{capacity}")
+            raise InferenceError(f"TensorRT output {name!r} has shape {shape}; its buffer "
+                                 f"holds {capacity}")
         return shape
 
     # -- memory and close --------------------------------------------------------------
