@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from fuse_trt.engine.bundle import Bundle, Manifest
 from fuse_trt.engine.spec import FUSION_SPEC, IDENTITY_FUSION_SPEC, ModelSpec
 from fuse_trt.engine.tiers import TierTable
+from fuse_trt.runtime.select import DEFAULT_PRECISION
 from fuse_trt.engine.errors import FuseTrtError, ModelContractError
 
 if TYPE_CHECKING:
@@ -32,9 +33,9 @@ class BuildConfig:
     """What `fuse-trt build` makes: the model and tiers, the backend and the precision."""
 
     backend: str = "onnxruntime"
-    precision: str = "fp32"
+    precision: str = DEFAULT_PRECISION
     tier_short_edges: tuple[int, ...] = (512, 768, 1024)
-    max_batch: int = 4
+    max_batch: int = 4  # faces per UNet call: becomes every tier's batch range
     opset: int = 17
     unet_config: UNetConfig | None = None  # None: the default model's
     weights: Path | None = None  # safetensors; None: source_bundle's weights
@@ -61,6 +62,12 @@ def tool_versions() -> dict[str, str]:
     return versions
 
 
+def build_tiers(config: BuildConfig, stride: int) -> TierTable:
+    """The tier table, the one carrier of the batch range (profiles and buffers read it)."""
+    return TierTable.from_short_edges(config.tier_short_edges, stride=stride,
+                                      max_batch=config.max_batch)
+
+
 def source_bundle(config: BuildConfig) -> Path:
     if config.source_bundle is None:
         raise FuseTrtError("nothing to export: give weights or a source bundle")
@@ -85,15 +92,12 @@ def export_fp32(out_dir: Path, config: BuildConfig) -> Bundle:
     unet_config, weights = _default_weights_and_config(config)
     model = load_fusion_unet(unet_config, weights)
     spec = replace(unet_config.spec(), opset=config.opset)
-    tiers = TierTable.from_short_edges(config.tier_short_edges, stride=spec.stride,
-                                       max_batch=config.max_batch)
+    tiers = build_tiers(config, spec.stride)
     out_dir.mkdir(parents=True, exist_ok=True)
     bundle = Bundle(out_dir, Manifest(spec=spec, tiers=tiers, unet_config=asdict(unet_config),
                                       tools=tool_versions()))
     weights_path = out_dir / "weights.safetensors"
-    temp_path = out_dir / f".{weights_path.name}.tmp"
-    save_fusion_unet(model, temp_path)
-    temp_path.replace(weights_path)
+    save_fusion_unet(model, weights_path)
     bundle = bundle.add_artifact(weights_path, "weights", "fp32", backend="torch")
     onnx_path = export_onnx(model, spec, out_dir / "model.onnx", ExportConfig())
     details = {"opset": config.opset}
@@ -128,8 +132,7 @@ def import_onnx(out_dir: Path, config: BuildConfig) -> Bundle:
     from fuse_trt.runtime.onnxruntime_backend import OnnxRuntimeBackend
 
     spec = spec_for_onnx(config.onnx, config.stride)
-    tiers = TierTable.from_short_edges(config.tier_short_edges, stride=spec.stride,
-                                       max_batch=config.max_batch)
+    tiers = build_tiers(config, spec.stride)
     out_dir.mkdir(parents=True, exist_ok=True)
     onnx_path = save_onnx(onnx.load(str(config.onnx)), out_dir / "model.onnx")
     try:

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import onnx
 
-from fuse_trt.build_engine.fp16_onnx import fp16_onnx
 from fuse_trt.build_engine.tensorrt_config import (PlanJob, TensorRTBuildConfig, plan_jobs,
                                                    profile_table, timing_cache_name)
 from fuse_trt.engine.files import sha256_file, write_bytes_atomic
@@ -198,7 +197,7 @@ def build_plan(job: PlanJob) -> Path:
     gpu = query_gpu(cuda, job.config.device)
     recipe = compat.precision_recipe(job.config.precision, job.config.strongly_typed)
     onnx_path = onnx_for(job, compat, recipe)
-    profiles = profile_table(job.spec, job.tiers, job.config.max_batch, static=job.on_dla)
+    profiles = profile_table(job.spec, job.tiers, static=job.on_dla)
     engine = SerializedEngineFromNetwork(
         NetworkFromOnnxPath(compat, onnx_path, recipe.strongly_typed),
         ConfigFor(compat, job, recipe, profiles),
@@ -225,10 +224,11 @@ def onnx_for(job: PlanJob, compat: TensorRTCompat, recipe: PrecisionRecipe) -> P
     if recipe.onnx_variant == "qdq" and job.config.int8_qdq_onnx is None:
         raise EngineBuildError(f"INT8 on TensorRT {compat.version} (strongly typed) is built "
                                f"from a Q/DQ ONNX: give int8_qdq_onnx")
+    if recipe.onnx_variant == "fp16" and job.config.fp16_onnx is None:
+        raise EngineBuildError(f"FP16 on TensorRT {compat.version} (strongly typed) is built "
+                               f"from an FP16 ONNX: give fp16_onnx (the build pipeline makes it)")
     path = {"fp32": job.onnx_path, "qdq": job.config.int8_qdq_onnx,
-            "fp16": job.bundle_dir / f"{job.onnx_path.stem}.fp16.onnx"}[recipe.onnx_variant]
-    if recipe.onnx_variant == "fp16" and not path.is_file():
-        fp16_onnx(job.onnx_path, path)
+            "fp16": job.config.fp16_onnx}[recipe.onnx_variant]
     _check_opset(Path(path), compat)
     return Path(path)
 

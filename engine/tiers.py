@@ -129,6 +129,8 @@ class TierTable:
         if not short_edges or min(short_edges) < stride:
             raise ConfigError(f"tier short edges {short_edges} must be at least the stride "
                               f"{stride}")
+        if max_batch < 1:
+            raise ConfigError(f"max_batch must be at least 1, got {max_batch}")
         if any(edge % stride for edge in short_edges):
             raise ConfigError(f"tier short edges {short_edges} must be multiples of stride "
                               f"{stride}")

@@ -27,6 +27,7 @@ class Precision(str, Enum):
     INT8 = "int8"
 
 
+DEFAULT_PRECISION = Precision.FP32.value  # of every build, run and TensorRT config
 BACKEND_CHOICES = [member.value for member in BackendName]
 PRECISION_CHOICES = [member.value for member in Precision]
 
