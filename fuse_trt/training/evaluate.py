@@ -18,6 +18,7 @@ from fuse_trt.training.pairs import Pair, PairConfig, make_pair, random_crop, ra
 from fuse_trt.engine.bundle import Bundle
 from fuse_trt.engine.faces import (FaceDetector, alpha_blend, fusion_region, naive_paste,
                                    seam_band, seamless_clone)
+from fuse_trt.engine.metrics import psnr
 from fuse_trt.engine.spec import from_planar
 from fuse_trt.runtime.protocol import Backend
 
@@ -42,16 +43,6 @@ class Scores:
     whole: float
     in_mask: float
     seam: float
-
-
-def psnr(output: np.ndarray, target: np.ndarray, weight: np.ndarray | None = None) -> float:
-    """PSNR of uint8 images, over the pixels weighted by ``weight`` (HxW) if given."""
-    error = (output.astype(np.float64) - target.astype(np.float64)) ** 2 / 255.0 ** 2
-    if weight is None:
-        mse = float(error.mean())
-    else:
-        mse = float((error * weight[:, :, None]).sum() / (3.0 * weight.sum() + 1e-12))
-    return 10.0 * np.log10(1.0 / max(mse, 1e-12))
 
 
 def scores(output: np.ndarray, pair: Pair) -> tuple[float, float, float]:
