@@ -22,6 +22,7 @@ from fuse_trt.build_engine.bundle_builder import (BuildConfig, build_tiers, expo
                                                   import_onnx, source_bundle)
 from fuse_trt.build_engine.int8_step import Int8Step
 from fuse_trt.engine.bundle import Bundle
+from fuse_trt.engine.choices import ANY, ArtifactKind, BackendName, Precision
 from fuse_trt.engine.errors import FuseTrtError
 from fuse_trt.engine.files import sha256_file
 
@@ -47,10 +48,10 @@ class BundleFromModel:
                 or config.onnx is not None:
             return None
         bundle = Bundle.load(self.out_dir)
-        weights = bundle.manifest.find("weights", "fp32")
+        weights = bundle.manifest.find(ArtifactKind.WEIGHTS, Precision.FP32)
         same_model = bool(weights) and weights[-1].sha256 == _source_weights_sha256(config)
         if not same_model or bundle.tiers != build_tiers(config, bundle.spec.stride) \
-                or bundle.spec.opset != config.opset or not bundle.manifest.find("onnx", "fp32"):
+                or bundle.spec.opset != config.opset or not bundle.manifest.find(ArtifactKind.ONNX, Precision.FP32):
             return None
         log.info("extending the existing bundle %s", self.out_dir)
         return bundle
@@ -76,7 +77,8 @@ class BundleFromModel:
 def _source_weights_sha256(config: BuildConfig) -> str:
     if config.weights is not None:
         return sha256_file(config.weights)
-    return Bundle.load(source_bundle(config)).manifest.find("weights", "fp32")[-1].sha256
+    source = Bundle.load(source_bundle(config))
+    return source.manifest.find(ArtifactKind.WEIGHTS, Precision.FP32)[-1].sha256
 
 
 class Fp16OnnxInBundle:
@@ -87,10 +89,10 @@ class Fp16OnnxInBundle:
         from fuse_trt.build_engine.fp16_onnx import fp16_onnx
 
         path = bundle.directory / FP16_ONNX_NAME
-        if bundle.manifest.find("onnx", "fp16") and path.is_file():
+        if bundle.manifest.find(ArtifactKind.ONNX, Precision.FP16) and path.is_file():
             return bundle
-        fp16_onnx(bundle.artifact_path("onnx", "fp32"), path)
-        return bundle.add_artifact(path, "onnx", "fp16")
+        fp16_onnx(bundle.artifact_path(ArtifactKind.ONNX, Precision.FP32), path)
+        return bundle.add_artifact(path, ArtifactKind.ONNX, Precision.FP16)
 
 
 class Int8OnnxInBundle:
@@ -121,13 +123,15 @@ class TensorRTPlansInBundle:
         recipe = compat.precision_recipe(trt_config.precision, trt_config.strongly_typed)
         if recipe.onnx_variant == "fp16":
             bundle = self.fp16(bundle)
-            trt_config = replace(trt_config, fp16_onnx=bundle.artifact_path("onnx", "fp16"))
-        if trt_config.precision == "int8":
+            trt_config = replace(trt_config, fp16_onnx=bundle.artifact_path(ArtifactKind.ONNX,
+                                                                            Precision.FP16))
+        if trt_config.precision == Precision.INT8:
             gpu_tiers = [tier for tier in bundle.tiers if tier.name not in trt_config.dla_tiers]
             bundle, keywords = _int8_step(self.config).tensorrt_inputs(
                 bundle, compat, trt_config.strongly_typed, gpu_tiers[0])
             trt_config = replace(trt_config, **keywords)
-        plans = build_tensorrt_plans(bundle.directory, bundle.artifact_path("onnx", "fp32"),
+        plans = build_tensorrt_plans(bundle.directory,
+                                     bundle.artifact_path(ArtifactKind.ONNX, Precision.FP32),
                                      bundle.spec, bundle.tiers, trt_config)
         return self._record(bundle, plans)
 
@@ -146,11 +150,13 @@ class TensorRTPlansInBundle:
             details = {"tensorrt_version": sidecar.tensorrt_version, "gpu_name": sidecar.gpu_name,
                        "compute_capability": list(sidecar.compute_capability),
                        "dla_core": sidecar.dla_core, "tiers": sorted(sidecar.profiles)}
-            bundle = bundle.add_artifact(plan, "plan", precision, "tensorrt", details)
-            bundle = bundle.add_artifact(sidecar_path(plan), "plan-sidecar", precision,
-                                         "tensorrt")
+            bundle = bundle.add_artifact(plan, ArtifactKind.PLAN, precision,
+                                         BackendName.TENSORRT, details)
+            bundle = bundle.add_artifact(sidecar_path(plan), ArtifactKind.PLAN_SIDECAR,
+                                         precision, BackendName.TENSORRT)
         for cache in sorted(bundle.directory.glob("timing-cache.*.bin")):
-            bundle = bundle.add_artifact(cache, "timing-cache", "any", "tensorrt")
+            bundle = bundle.add_artifact(cache, ArtifactKind.TIMING_CACHE, ANY,
+                                         BackendName.TENSORRT)
         return bundle
 
 
@@ -177,15 +183,15 @@ class BuildPipeline:
 
 def build_pipeline(out_dir: Path, config: BuildConfig) -> BuildPipeline:
     """The steps `fuse-trt build` runs for ``config.backend`` and ``config.precision``."""
-    if config.backend not in ("onnxruntime", "tensorrt"):
+    if config.backend not in (BackendName.ONNXRUNTIME, BackendName.TENSORRT):
         raise FuseTrtError(f"cannot build for backend {config.backend!r}; "
                            "choose onnxruntime or tensorrt")
     source = BundleFromModel(out_dir, config)
-    if config.backend == "tensorrt":
+    if config.backend == BackendName.TENSORRT:
         return BuildPipeline(source, (TensorRTPlansInBundle(config, Fp16OnnxInBundle()),))
-    if config.precision == "fp16":
+    if config.precision == Precision.FP16:
         return BuildPipeline(source, (Fp16OnnxInBundle(),))
-    if config.precision == "int8":
+    if config.precision == Precision.INT8:
         return BuildPipeline(source, (Int8OnnxInBundle(_int8_step(config)),))
     return BuildPipeline(source)
 

@@ -4,14 +4,19 @@ The CLI catches :class:`FuseTrtError` once, prints its message on one line and e
 """
 from __future__ import annotations
 
-__all__ = ["FuseTrtError", "InputImageError", "NoFaceError", "BundleError",
+__all__ = ["FuseTrtError", "ConfigError", "InputImageError", "NoFaceError", "BundleError",
            "BackendUnavailableError", "InferenceInputError", "InferenceError",
            "ExportValidationError", "ModelContractError", "EngineBuildError",
-           "PlanMismatchError", "AccuracyGateError", "ConfigError", "ImageShapeError"]
+           "PlanMismatchError", "AccuracyGateError", "ImageShapeError"]
 
 
 class FuseTrtError(Exception):
     """A problem the user can fix: bad input, a missing file, an unsupported option."""
+
+
+class ConfigError(FuseTrtError, ValueError):
+    """An option or configuration value outside what fuse-trt offers, two that conflict, or
+    one that cannot work (tiers off the stride, tracking, smoothing)."""
 
 
 class InputImageError(FuseTrtError):
@@ -36,10 +41,6 @@ class InferenceInputError(FuseTrtError):
 
 class InferenceError(FuseTrtError):
     """A backend failed while running a feed; the message names the call and the tier."""
-
-
-class ConfigError(FuseTrtError, ValueError):
-    """An option or configuration value that cannot work (tiers, tracking, smoothing)."""
 
 
 class ImageShapeError(FuseTrtError, ValueError):

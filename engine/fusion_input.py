@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from fuse_trt.engine.choices import Composite, Region as RegionChoice
 from fuse_trt.engine.faces import (Face, Region, alpha_blend, colour_transfer_lab,
                                    dilate_mask, face_mask, fusion_region, paste_into,
                                    seamless_clone, similarity_transform, warp_image)
@@ -72,7 +73,8 @@ def face_size(landmarks: np.ndarray) -> float:
 
 
 def classical_inputs(warped: np.ndarray, target: np.ndarray, landmarks: np.ndarray,
-                     blend: str = "classic", with_context: bool = True) -> ClassicalInputs:
+                     composite: Composite = Composite.COLOUR,
+                     with_context: bool = True) -> ClassicalInputs:
     """Mask, composite, support and (``with_context``: only the UNet reads them) hole and
     context for a source face already warped onto ``target``."""
     mask = face_mask(target.shape[:2], landmarks)
@@ -80,21 +82,22 @@ def classical_inputs(warped: np.ndarray, target: np.ndarray, landmarks: np.ndarr
     hole = dilate_mask(mask, band) if with_context else None
     support = cv2.GaussianBlur(dilate_mask(mask, 2 * band), (0, 0), band / 2)
     context = context_image(target, hole) if with_context else None
-    if blend == "seamless":
-        composite = seamless_clone(warped, target, mask)
+    if composite == Composite.SEAMLESS:
+        blended = seamless_clone(warped, target, mask)
     else:
-        composite = alpha_blend(colour_transfer_lab(warped, target, mask), target, mask)
-    return ClassicalInputs(composite=composite, mask=mask, context=context, hole=hole,
+        blended = alpha_blend(colour_transfer_lab(warped, target, mask), target, mask)
+    return ClassicalInputs(composite=blended, mask=mask, context=context, hole=hole,
                            support=np.clip(support, 0.0, 1.0))
 
 
 def prepare_face(frame: np.ndarray, face: Face, source: np.ndarray, source_landmarks: np.ndarray,
-                 region: str = "face", context: float = 0.6, min_region: int = 0,
-                 blend: str = "unet", bgr: bool = False) -> FacePrep:
+                 region: RegionChoice = RegionChoice.FACE, context: float = 0.6,
+                 min_region: int = 0, composite: Composite = Composite.COLOUR,
+                 with_context: bool = True, bgr: bool = False) -> FacePrep:
     """The front end for one face of ``frame`` (RGB, or BGR with ``bgr``; ``source`` is RGB).
-    Only the region is converted to RGB, and the context is made only for the UNet."""
+    Only the region is converted to RGB; ``with_context``: make the context the UNet reads."""
     height, width = frame.shape[:2]
-    if region == "frame":
+    if region == RegionChoice.FRAME:
         box = Region(0, 0, width, height)
     else:
         box = fusion_region(face, (height, width), context=context, min_size=min_region)
@@ -104,7 +107,7 @@ def prepare_face(frame: np.ndarray, face: Face, source: np.ndarray, source_landm
     landmarks = box.offset_landmarks(face.landmarks)
     matrix = similarity_transform(source_landmarks, landmarks)
     warped = warp_image(source, matrix, target.shape[:2])
-    inputs = classical_inputs(warped, target, landmarks, blend, with_context=blend == "unet")
+    inputs = classical_inputs(warped, target, landmarks, composite, with_context)
     return FacePrep(region=box, target=target, composite=inputs.composite, mask=inputs.mask,
                     context=inputs.context, support=inputs.support, result=inputs.composite,
                     bgr=bgr)

@@ -109,21 +109,22 @@ def test_a_frame_without_a_face_comes_back_as_it_is(source):
         assert fusion.fuse(wall, require_face=False) is wall
 
 
-def test_faces_are_pasted_into_one_copy_and_the_input_is_untouched(source, two_face_frame):
+def test_faces_are_pasted_into_one_copy_and_the_input_is_untouched(source, two_face_frame,
+                                                                  monkeypatch):
+    import fuse_trt.api
     from fuse_trt.engine.faces import paste_back
-    from fuse_trt.engine.fusion_input import prepare_face
 
+    preps, prepare_face = [], fuse_trt.api.prepare_face
+    monkeypatch.setattr(fuse_trt.api, "prepare_face",
+                        lambda *args, **kwargs: preps.append(prepare_face(*args, **kwargs))
+                        or preps[-1])
     kept = two_face_frame.copy()
     with FaceFusion(FusionConfig(face="all", blend="classic")) as fusion:
         fusion.set_source(source)
         fused = fusion.fuse(two_face_frame)
-        faces = fusion.detector.detect(two_face_frame)
-        limit = fusion.bundle.tiers.first_tier_limit
-    assert np.array_equal(two_face_frame, kept)
+    assert np.array_equal(two_face_frame, kept) and len(preps) == 2
     expected = two_face_frame
-    for face in faces:  # the old way: a new frame per face
-        prep = prepare_face(two_face_frame, face, source, fusion._source.landmarks,
-                            min_region=limit, blend="classic")
+    for prep in preps:  # the old way: a new frame per face
         assert prep.context is None  # the classical blend never builds what only the UNet reads
         expected = paste_back(expected, prep.region, prep.result, prep.support)
     np.testing.assert_array_equal(fused, expected)
