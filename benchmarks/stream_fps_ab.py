@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -39,9 +40,16 @@ def run_tree(tree: Path, layout: Path, out: Path, args: argparse.Namespace) -> d
     command = [sys.executable, str(tree / "benchmarks" / "stream_fps.py"), "--frames",
                str(args.frames), "--blend", args.blend, "--out", str(out), "--max-others", "1",
                "--tries", "1"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(command, env=env, check=True, cwd=layout)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     stem = "stream_fps" if args.blend == "unet" else f"stream_fps_{args.blend}"
-    return json.loads((out / f"{stem}.json").read_text())
+    result = json.loads((out / f"{stem}.json").read_text())
+    # CPU seconds of the whole run (start-up included): unlike fps, barely moved by what
+    # other processes do, so it compares the trees' work on a shared machine.
+    result["cpu_s"] = round((after.ru_utime - before.ru_utime)
+                            + (after.ru_stime - before.ru_stime), 2)
+    return result
 
 
 def summary(runs: dict[str, list[dict]], args: argparse.Namespace) -> str:
@@ -67,8 +75,15 @@ def summary(runs: dict[str, list[dict]], args: argparse.Namespace) -> str:
             f"| {', '.join(f'{v:.2f}' for v in fps_b)} | {', '.join(f'{v:.2f}' for v in fps_a)} "
             f"| {statistics.median(fps_a) / statistics.median(fps_b):.2f} "
             f"| {fuse_b:.0f} -> {fuse_a:.0f} | {' '.join(others)} |")
-    lines += ["", "Rows of one round ran back to back; the last column lists, per run (before "
-              "runs first), the share of the CPUs other processes used meanwhile."]
+    cpu = {name: [run["cpu_s"] for run in runs[name]] for name in runs}
+    lines += ["", f"CPU seconds of each whole run (4 streams, start-up included; the work is the "
+              f"same frames): before {', '.join(f'{v:.1f}' for v in cpu['before'])}, after "
+              f"{', '.join(f'{v:.1f}' for v in cpu['after'])}; after / before (medians) "
+              f"{statistics.median(cpu['after']) / statistics.median(cpu['before']):.2f}.", "",
+              "Rows of one round ran back to back; the last column lists, per run (before "
+              "runs first), the share of the CPUs other processes used meanwhile. fps on a "
+              "machine shared with other work measures the machine; CPU seconds measure the "
+              "code."]
     return "\n".join(lines) + "\n"
 
 

@@ -50,8 +50,9 @@ class BundleFromModel:
         bundle = Bundle.load(self.out_dir)
         weights = bundle.manifest.find(ArtifactKind.WEIGHTS, Precision.FP32)
         same_model = bool(weights) and weights[-1].sha256 == _source_weights_sha256(config)
-        if not same_model or bundle.tiers != build_tiers(config, bundle.spec.stride) \
-                or bundle.spec.opset != config.opset or not bundle.manifest.find(ArtifactKind.ONNX, Precision.FP32):
+        has_onnx = bool(bundle.manifest.find(ArtifactKind.ONNX, Precision.FP32))
+        if not same_model or not has_onnx or bundle.spec.opset != config.opset \
+                or bundle.tiers != build_tiers(config, bundle.spec.stride):
             return None
         log.info("extending the existing bundle %s", self.out_dir)
         return bundle

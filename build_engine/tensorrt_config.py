@@ -83,8 +83,8 @@ def profile_table(spec: ModelSpec, tiers: tuple[TierSpec, ...],
                   static: bool = False) -> dict[str, dict]:
     """One optimization profile per tier, in tier order, over every model input.
 
-    Batch ranges 1..each tier's max_batch (opt 1); vector inputs have equal min/opt/max apart from the
-    batch. ``static`` (DLA, which has no dynamic shapes) makes min = opt = max = opt.
+    Batch ranges 1..each tier's max_batch (opt 1); vector inputs have equal min/opt/max apart
+    from the batch. ``static`` (DLA, which has no dynamic shapes) makes min = opt = max = opt.
     """
     table = {}
     for index, tier in enumerate(tiers):

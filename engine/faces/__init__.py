@@ -30,6 +30,7 @@ __all__ = [
     "ARCFACE_TEMPLATE_112", "PROFILE_YAW_THRESHOLD", "SAMPLE_NAMES", "DetectorConfig", "Face",
     "FaceDetector", "IdentityEncoder", "Region", "align_to_template", "alpha_blend",
     "colour_transfer_lab", "cosine", "dilate_mask", "face_mask", "fusion_region",
-    "load_sample", "model_path", "naive_paste", "paste_back", "paste_into", "sample_path", "seam_band",
+    "load_sample", "model_path", "naive_paste", "paste_back", "paste_into", "sample_path",
+    "seam_band",
     "seamless_clone", "similarity_transform", "warp_image", "yaw_ratio",
 ]
