@@ -18,17 +18,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from fuse_trt.build_engine.bundle_builder import (BuildConfig, build_tiers, export_fp32,
-                                                  import_onnx, source_bundle)
+from fuse_trt.build_engine.bundle_builder import (BuildConfig, export_fp32, import_onnx,
+                                                  memory_request, requested_tiers,
+                                                  source_bundle)
 from fuse_trt.build_engine.int8_step import Int8Step
 from fuse_trt.engine.bundle import Bundle
 from fuse_trt.engine.choices import ANY, ArtifactKind, BackendName, Precision
 from fuse_trt.engine.errors import FuseTrtError
 from fuse_trt.engine.files import sha256_file
+from fuse_trt.engine.tiers import TierTable
 
 log = logging.getLogger("fuse_trt")
 
 FP16_ONNX_NAME = "model.fp16.onnx"
+FP16_IO_ONNX_NAME = "model.fp16-io.onnx"
 BundleStep = Callable[[Bundle], Bundle]
 
 
@@ -52,7 +55,7 @@ class BundleFromModel:
         same_model = bool(weights) and weights[-1].sha256 == _source_weights_sha256(config)
         has_onnx = bool(bundle.manifest.find(ArtifactKind.ONNX, Precision.FP32))
         if not same_model or not has_onnx or bundle.spec.opset != config.opset \
-                or bundle.tiers != build_tiers(config, bundle.spec.stride):
+                or not _same_tiers(bundle, config):
             return None
         log.info("extending the existing bundle %s", self.out_dir)
         return bundle
@@ -75,6 +78,18 @@ class BundleFromModel:
         return Bundle.load(out_dir)
 
 
+def _same_tiers(bundle: Bundle, config: BuildConfig) -> bool:
+    """Same tier shapes and the same budget request (the batches follow from those)."""
+    def unbatched(tiers: TierTable) -> TierTable:
+        return replace(tiers, tiers=tuple(replace(t, max_batch=1) for t in tiers))
+
+    requested = requested_tiers(config, bundle.spec.stride)
+    recorded = (bundle.manifest.memory or {}).get("request")
+    if recorded is None:  # made without a budget (imported tables, tests): the tiers as asked
+        return bundle.tiers == requested
+    return unbatched(bundle.tiers) == unbatched(requested) and recorded == memory_request(config)
+
+
 def _source_weights_sha256(config: BuildConfig) -> str:
     if config.weights is not None:
         return sha256_file(config.weights)
@@ -83,17 +98,25 @@ def _source_weights_sha256(config: BuildConfig) -> str:
 
 
 class Fp16OnnxInBundle:
-    """The FP16 ONNX (I/O kept FP32), made once and recorded once: ONNX Runtime's fp16 model
-    and the input of FP16 TensorRT builds that are strongly typed."""
+    """An FP16 ONNX, made once and recorded once: with I/O kept FP32 (``model.fp16.onnx``,
+    ONNX Runtime's fp16 model), or with FP16 I/O (``model.fp16-io.onnx``, the input of
+    strongly typed FP16 TensorRT builds)."""
+
+    def __init__(self, fp16_io: bool = False):
+        self.fp16_io = fp16_io
+        self.file_name = FP16_IO_ONNX_NAME if fp16_io else FP16_ONNX_NAME
+        self.kind = ArtifactKind.ONNX_FP16_IO if fp16_io else ArtifactKind.ONNX
+        self.backend = BackendName.TENSORRT if fp16_io else ANY
 
     def __call__(self, bundle: Bundle) -> Bundle:
         from fuse_trt.build_engine.fp16_onnx import fp16_onnx
 
-        path = bundle.directory / FP16_ONNX_NAME
-        if bundle.manifest.find(ArtifactKind.ONNX, Precision.FP16) and path.is_file():
+        path = bundle.directory / self.file_name
+        if bundle.manifest.find(self.kind, Precision.FP16) and path.is_file():
             return bundle
-        fp16_onnx(bundle.artifact_path(ArtifactKind.ONNX, Precision.FP32), path)
-        return bundle.add_artifact(path, ArtifactKind.ONNX, Precision.FP16)
+        fp16_onnx(bundle.artifact_path(ArtifactKind.ONNX, Precision.FP32), path,
+                  keep_io_types=not self.fp16_io)
+        return bundle.add_artifact(path, self.kind, Precision.FP16, self.backend)
 
 
 class Int8OnnxInBundle:
@@ -124,8 +147,7 @@ class TensorRTPlansInBundle:
         recipe = compat.precision_recipe(trt_config.precision, trt_config.strongly_typed)
         if recipe.onnx_variant == "fp16":
             bundle = self.fp16(bundle)
-            trt_config = replace(trt_config, fp16_onnx=bundle.artifact_path(ArtifactKind.ONNX,
-                                                                            Precision.FP16))
+            trt_config = replace(trt_config, fp16_onnx=bundle.directory / self.fp16.file_name)
         if trt_config.precision == Precision.INT8:
             gpu_tiers = [tier for tier in bundle.tiers if tier.name not in trt_config.dla_tiers]
             bundle, keywords = _int8_step(self.config).tensorrt_inputs(
@@ -189,7 +211,8 @@ def build_pipeline(out_dir: Path, config: BuildConfig) -> BuildPipeline:
                            "choose onnxruntime or tensorrt")
     source = BundleFromModel(out_dir, config)
     if config.backend == BackendName.TENSORRT:
-        return BuildPipeline(source, (TensorRTPlansInBundle(config, Fp16OnnxInBundle()),))
+        fp16 = Fp16OnnxInBundle(fp16_io=True)
+        return BuildPipeline(source, (TensorRTPlansInBundle(config, fp16),))
     if config.precision == Precision.FP16:
         return BuildPipeline(source, (Fp16OnnxInBundle(),))
     if config.precision == Precision.INT8:

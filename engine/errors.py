@@ -7,7 +7,7 @@ from __future__ import annotations
 __all__ = ["FuseTrtError", "ConfigError", "InputImageError", "NoFaceError", "BundleError",
            "BackendUnavailableError", "InferenceInputError", "InferenceError",
            "ExportValidationError", "ModelContractError", "EngineBuildError",
-           "PlanMismatchError", "AccuracyGateError", "ImageShapeError"]
+           "PlanMismatchError", "AccuracyGateError", "ImageShapeError", "MemoryBudgetError"]
 
 
 class FuseTrtError(Exception):
@@ -69,3 +69,7 @@ class PlanMismatchError(FuseTrtError):
 
 class AccuracyGateError(FuseTrtError):
     """A reduced-precision artifact lost too much accuracy against FP32."""
+
+
+class MemoryBudgetError(FuseTrtError):
+    """A device-memory budget that cannot hold even one image of some tier."""

@@ -33,4 +33,4 @@ def refine_batch(backend: Backend, tiers: TierTable, preps: list[FacePrep],
                              [plan for _, plan in chunk])
             fused = backend.infer(tier, feed)[spec.output_names[0]]
             for (prep, plan), planar in zip(chunk, fused):
-                prep.result = plan.undo(from_planar(planar))
+                prep.result = plan.undo(from_planar(planar.astype(np.float32, copy=False)))

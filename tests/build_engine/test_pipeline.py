@@ -4,9 +4,10 @@ import shutil
 from dataclasses import replace
 
 from fuse_trt.build_engine.bundle_builder import BuildConfig
-from fuse_trt.build_engine.pipeline import (FP16_ONNX_NAME, Fp16OnnxInBundle,
+from fuse_trt.build_engine.pipeline import (FP16_IO_ONNX_NAME, FP16_ONNX_NAME, Fp16OnnxInBundle,
                                             TensorRTPlansInBundle, build_bundle, build_pipeline)
 from fuse_trt.engine.bundle import Bundle
+from fuse_trt.engine.choices import ArtifactKind
 from fuse_trt.runtime.plan_sidecar import PlanSidecar, sidecar_path
 from tests.support.tensorrt import VERSIONS, emulate
 
@@ -36,16 +37,17 @@ def test_strongly_typed_tensorrt_asks_the_one_fp16_step(tiny_bundle, tmp_path, m
     emulate(VERSIONS[-1]).install(monkeypatch)  # 11.x: FP16 only from an FP16 ONNX
     directory = copy_of(tiny_bundle, tmp_path)
     config = trt_config(directory, precision="fp16")
-    fp16 = Counting(Fp16OnnxInBundle())
+    fp16 = Counting(Fp16OnnxInBundle(fp16_io=True))
+    fp16.file_name = fp16.step.file_name
     pipeline = replace(build_pipeline(directory, config),
                        steps=(TensorRTPlansInBundle(config, fp16),))
     bundle = pipeline()
     assert fp16.calls == 1
-    [onnx16] = bundle.manifest.find("onnx", "fp16")
-    assert onnx16.file == FP16_ONNX_NAME
+    [onnx16] = bundle.manifest.find(ArtifactKind.ONNX_FP16_IO, "fp16")
+    assert onnx16.file == FP16_IO_ONNX_NAME
     [plan] = bundle.manifest.find("plan", "fp16", "tensorrt")
-    assert PlanSidecar.read(sidecar_path(directory / plan.file)).onnx_file == FP16_ONNX_NAME
-    assert sorted(p.name for p in directory.glob("*.onnx")) == ["model.fp16.onnx", "model.onnx"]
+    assert PlanSidecar.read(sidecar_path(directory / plan.file)).onnx_file == FP16_IO_ONNX_NAME
+    assert sorted(p.name for p in directory.glob("*.onnx")) == [FP16_IO_ONNX_NAME, "model.onnx"]
 
 
 def test_an_onnxruntime_fp16_bundle_records_its_fp16_onnx_once(tiny_bundle, tmp_path):
