@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 
 from fuse_trt.engine.progress import phase
 from fuse_trt.engine.bundle import Bundle, Manifest
-from fuse_trt.engine.choices import ArtifactKind, BackendName, Precision
+from fuse_trt.engine.choices import DEFAULT_PRECISION, ArtifactKind, BackendName, Precision
 from fuse_trt.engine.memory_plan import DEFAULT_VRAM_BUDGET
 from fuse_trt.engine.spec import FUSION_SPEC, IDENTITY_FUSION_SPEC, ModelSpec
 from fuse_trt.engine.tiers import TierTable
-from fuse_trt.engine.errors import FuseTrtError
+from fuse_trt.engine.errors import FuseTrtError, ModelContractError
 
 if TYPE_CHECKING:
     from fuse_trt.build_engine.int8_step import Int8Step
@@ -35,7 +35,7 @@ class BuildConfig:
     """What `fuse-trt build` makes: the model and tiers, the backend and the precision."""
 
     backend: str = "onnxruntime"
-    precision: str = "fp32"
+    precision: str = DEFAULT_PRECISION
     tier_short_edges: tuple[int, ...] = (512, 768, 1024)
     region: str = "face"  # what the UNet is sent: face regions or whole frames (tier shapes)
     max_batch: int = 4  # the most any tier may take; the budget may choose fewer per tier
@@ -125,9 +125,7 @@ def export_fp32(out_dir: Path, config: BuildConfig) -> Bundle:
     bundle = Bundle(out_dir, Manifest(spec=spec, tiers=tiers, unet_config=asdict(unet_config),
                                       tools=tool_versions()))
     weights_path = out_dir / "weights.safetensors"
-    temp_path = out_dir / f".{weights_path.name}.tmp"
-    save_fusion_unet(model, temp_path)
-    temp_path.replace(weights_path)
+    save_fusion_unet(model, weights_path)
     bundle = bundle.add_artifact(weights_path, ArtifactKind.WEIGHTS, Precision.FP32,
                                  backend=BackendName.TORCH)
     with phase(f"ONNX export (opset {config.opset})"):
@@ -171,8 +169,8 @@ def import_onnx(out_dir: Path, config: BuildConfig) -> Bundle:
     onnx_path = save_onnx(onnx.load(str(config.onnx)), out_dir / "model.onnx")
     try:
         check_onnx(onnx_path, spec)
-    except (AssertionError, onnx.checker.ValidationError) as error:
-        raise FuseTrtError(f"{config.onnx}: {error}") from error
+    except ModelContractError as error:
+        raise ModelContractError(str(error).replace(str(onnx_path), str(config.onnx))) from error
     with OnnxRuntimeBackend(onnx_path, spec, tiers) as backend:
         for tier in tiers:
             outputs = backend.infer(tier, spec.tier_example_feed(tier))

@@ -15,6 +15,7 @@ from pathlib import Path
 import onnx
 
 from fuse_trt.build_engine.schedule import schedule_for_memory
+from fuse_trt.engine.errors import ModelContractError
 from fuse_trt.engine.spec import ModelSpec
 from fuse_trt.engine.tiers import TierSpec
 
@@ -89,18 +90,25 @@ def save_onnx(graph: onnx.ModelProto, path: Path, external_data: bool = False) -
 
 
 def check_onnx(path: Path, spec: ModelSpec) -> None:
-    """Full onnx.checker pass plus: the graph's I/O names and dynamic dims match the spec."""
-    onnx.checker.check_model(str(path), full_check=True)
+    """Full onnx.checker pass plus: the graph's I/O names and dynamic dims match the spec;
+    anything else raises :class:`ModelContractError` naming the file."""
+    try:
+        onnx.checker.check_model(str(path), full_check=True)
+    except onnx.checker.ValidationError as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else "invalid"
+        raise ModelContractError(f"{path}: not a valid ONNX model ({first_line})") from error
     graph = onnx.load(str(path), load_external_data=False).graph
     found = {value.name: value for value in (*graph.input, *graph.output)}
     for tensor in (*spec.inputs, *spec.outputs):
         if tensor.name not in found:
-            raise AssertionError(f"exported ONNX lacks tensor {tensor.name!r}")
+            raise ModelContractError(f"{path}: the model has no tensor {tensor.name!r} "
+                                     f"({spec.name} needs {tensor.describe()})")
         dims = found[tensor.name].type.tensor_type.shape.dim
         for axis in tensor.dynamic_axes():
-            if dims[axis].dim_param == "":
-                raise AssertionError(
-                    f"axis {axis} of {tensor.name!r} became static ({dims[axis].dim_value})")
+            if axis >= len(dims) or dims[axis].dim_param == "":
+                fixed = dims[axis].dim_value if axis < len(dims) else "missing"
+                raise ModelContractError(f"{path}: axis {axis} of {tensor.name!r} must be "
+                                         f"dynamic, is {fixed}")
 
 
 def symbolic_dims(path: Path) -> dict[str, list[str | int]]:

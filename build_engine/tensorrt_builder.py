@@ -20,7 +20,6 @@ from pathlib import Path
 import onnx
 
 from fuse_trt.build_engine.build_progress import BuildProgress
-from fuse_trt.build_engine.fp16_onnx import fp16_onnx
 from fuse_trt.build_engine.tensorrt_config import (PlanJob, TensorRTBuildConfig, plan_jobs,
                                                    profile_table, timing_cache_name)
 from fuse_trt.engine.files import sha256_file, write_bytes_atomic
@@ -240,7 +239,7 @@ def build_plan(job: PlanJob) -> Path:
     gpu = query_gpu(cuda, job.config.device)
     recipe = compat.precision_recipe(job.config.precision, job.config.strongly_typed)
     onnx_path = onnx_for(job, compat, recipe)
-    profiles = profile_table(job.spec, job.tiers, job.config.max_batch, static=job.on_dla)
+    profiles = profile_table(job.spec, job.tiers, static=job.on_dla)
     name = plan_file_name(job.spec.name, compat.version, gpu, job.config.precision, job.dla_core)
     progress = None
     if job.config.progress is not None:
@@ -288,10 +287,11 @@ def onnx_for(job: PlanJob, compat: TensorRTCompat, recipe: PrecisionRecipe) -> P
     if recipe.onnx_variant == "qdq" and job.config.int8_qdq_onnx is None:
         raise EngineBuildError(f"INT8 on TensorRT {compat.version} (strongly typed) is built "
                                f"from a Q/DQ ONNX: give int8_qdq_onnx")
+    if recipe.onnx_variant == "fp16" and job.config.fp16_onnx is None:
+        raise EngineBuildError(f"FP16 on TensorRT {compat.version} (strongly typed) is built "
+                               f"from an FP16 ONNX: give fp16_onnx (the build pipeline makes it)")
     path = {"fp32": job.onnx_path, "qdq": job.config.int8_qdq_onnx,
-            "fp16": job.bundle_dir / f"{job.onnx_path.stem}.fp16-io.onnx"}[recipe.onnx_variant]
-    if recipe.onnx_variant == "fp16" and not path.is_file():
-        fp16_onnx(job.onnx_path, path, keep_io_types=False)  # FP16 in, FP16 out
+            "fp16": job.config.fp16_onnx}[recipe.onnx_variant]
     _check_opset(Path(path), compat)
     return Path(path)
 

@@ -1,5 +1,8 @@
 """What a TensorRT build is asked for, and the plans and profiles that follows from it.
 
+FP16 hook: where a version builds FP16 from an FP16 ONNX (11.x, strongly typed 10.x), the
+build pipeline makes it (one step, one name) and passes it as ``fp16_onnx``.
+
 INT8 hook: ``TensorRTBuildConfig`` carries either ``int8_calibrator_factory`` (a picklable
 callable taking the ``tensorrt`` module and returning an ``IInt8EntropyCalibrator2``; used
 where the version calibrates implicitly: 8.6 and weakly typed 10.x) or ``int8_qdq_onnx`` (a
@@ -10,32 +13,32 @@ the first GPU tier (its profile is the calibration profile).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
 from fuse_trt.engine.spec import ModelSpec
 from fuse_trt.engine.tiers import TierSpec, TierTable
 from fuse_trt.engine.errors import EngineBuildError
-from fuse_trt.engine.choices import Precision, values
+from fuse_trt.engine.choices import DEFAULT_PRECISION, Precision, values
 
 CalibratorFactory = Callable[[ModuleType], object]
 
 
 @dataclass(frozen=True)
 class TensorRTBuildConfig:
-    precision: Precision = Precision.FP16
+    precision: Precision = DEFAULT_PRECISION
     workspace_bytes: int = 1 << 30
     strongly_typed: bool = False  # 10.x opt-in; 11.x is always strongly typed
     hardware_compat: bool = False  # one plan for every Ampere-or-newer GPU
     version_compatible: bool = False  # plan runs on newer TensorRT of the same major
     dla_core: int | None = None
     dla_tiers: tuple[str, ...] = ()  # tiers built into a separate, static-shape DLA plan
-    max_batch: int | None = None  # None: each tier's own max_batch
     device: int = 0
     int8_calibrator_factory: CalibratorFactory | None = None
     int8_qdq_onnx: Path | None = None
     progress: Callable[[str], None] | None = None  # a module-level function (pickled)
+    fp16_onnx: Path | None = None
 
     def __post_init__(self):
         if self.precision not in values(Precision):
@@ -45,8 +48,6 @@ class TensorRTBuildConfig:
             raise EngineBuildError(f"workspace must be positive, got {self.workspace_bytes} bytes")
         if self.dla_tiers and self.dla_core is None:
             raise EngineBuildError(f"DLA tiers {self.dla_tiers} need a dla_core")
-        if self.max_batch is not None and self.max_batch < 1:
-            raise EngineBuildError(f"max_batch must be at least 1, got {self.max_batch}")
 
 
 @dataclass(frozen=True)
@@ -79,17 +80,15 @@ def plan_jobs(bundle_dir: Path, onnx_path: Path, spec: ModelSpec, tiers: TierTab
     return jobs
 
 
-def profile_table(spec: ModelSpec, tiers: tuple[TierSpec, ...], max_batch: int | None = None,
+def profile_table(spec: ModelSpec, tiers: tuple[TierSpec, ...],
                   static: bool = False) -> dict[str, dict]:
     """One optimization profile per tier, in tier order, over every model input.
 
-    Batch ranges 1..max_batch (opt 1); vector inputs have equal min/opt/max apart from the
-    batch. ``static`` (DLA, which has no dynamic shapes) makes min = opt = max = opt.
+    Batch ranges 1..each tier's max_batch (opt 1); vector inputs have equal min/opt/max apart
+    from the batch. ``static`` (DLA, which has no dynamic shapes) makes min = opt = max = opt.
     """
     table = {}
     for index, tier in enumerate(tiers):
-        if max_batch is not None:
-            tier = replace(tier, max_batch=max_batch)
         shapes = spec.profile_shapes(tier)
         if static:
             shapes = {name: dict.fromkeys(("min", "opt", "max"), bounds["opt"])

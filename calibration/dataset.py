@@ -8,7 +8,6 @@ the set depends only on the config, the tiers and the images, never on order or 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,10 +17,10 @@ from fuse_trt.calibration.samples import FacePhoto, face_prep, synthetic_prep, t
 from fuse_trt.engine.spec import ModelSpec
 from fuse_trt.engine.tiers import TierSpec, TierTable
 from fuse_trt.engine.errors import FuseTrtError
+from fuse_trt.engine.progress import Progress
 
 log = logging.getLogger("fuse_trt")
 
-Progress = Callable[[Iterable], Iterable]
 _SPLIT_SEEDS = {"calibration": 0, "held_out": 1}
 
 

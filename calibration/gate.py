@@ -16,6 +16,7 @@ import numpy as np
 
 from fuse_trt.calibration.dataset import CalibrationSample
 from fuse_trt.engine.errors import AccuracyGateError
+from fuse_trt.engine.metrics import psnr_from_mse
 from fuse_trt.engine.progress import bar
 from fuse_trt.runtime.protocol import Backend
 
@@ -116,8 +117,8 @@ def _accumulate(totals: _Totals, sample: CalibrationSample, reference: np.ndarra
 
 
 def _tier_accuracy(name: str, totals: _Totals) -> TierAccuracy:
-    psnr = math.inf if totals.worst_mse == 0 else 10.0 * math.log10(1.0 / totals.worst_mse)
-    return TierAccuracy(tier=name, samples=totals.samples, psnr_db=psnr,
+    return TierAccuracy(tier=name, samples=totals.samples,
+                        psnr_db=psnr_from_mse(totals.worst_mse),
                         max_abs_diff=totals.max_abs,
                         mean_abs_error=totals.error_sum / totals.weight_sum,
                         mean_residual=totals.residual_sum / totals.weight_sum)

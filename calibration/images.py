@@ -6,15 +6,14 @@ accuracy gate measures INT8 on inputs the quantizer never saw.
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
-import cv2
 import numpy as np
 
-from fuse_trt.engine.errors import FuseTrtError
+from fuse_trt.engine.photos import load_photo
 
 Split = Literal["calibration", "held_out"]
 ImageKind = Literal["face", "natural"]
@@ -27,70 +26,32 @@ class ImageSource:
     load: Callable[[], np.ndarray]  # RGB uint8 HxWx3
 
 
-def _rgb(image: np.ndarray) -> np.ndarray:
-    image = np.asarray(image)
-    if image.ndim == 2:
-        image = cv2.cvtColor(image.astype(np.uint8), cv2.COLOR_GRAY2RGB)
-    return np.ascontiguousarray(image[:, :, :3].astype(np.uint8))
-
-
-def _skimage(name: str) -> Callable[[], np.ndarray]:
-    def load() -> np.ndarray:
-        import skimage.data
-
-        image = getattr(skimage.data, name)()
-        return _rgb(image[0] if isinstance(image, tuple) else image)
-    return load
-
-
-def _sklearn(file_name: str) -> Callable[[], np.ndarray]:
-    def load() -> np.ndarray:
-        from sklearn.datasets import load_sample_image
-
-        return _rgb(load_sample_image(file_name))
-    return load
-
-
-def _grace_hopper() -> np.ndarray:
-    import matplotlib
-
-    path = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise FuseTrtError(f"{path}: matplotlib's sample photo is missing or unreadable")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-def _package_sample(name: str) -> Callable[[], np.ndarray]:
-    def load() -> np.ndarray:
-        from fuse_trt.engine.faces import load_sample
-
-        return load_sample(name)
-    return load
+def _photo(name: str) -> Callable[[], np.ndarray]:
+    return functools.partial(load_photo, name)
 
 
 _CALIBRATION = (
-    ImageSource("astronaut", "face", _skimage("astronaut")),
-    ImageSource("camera", "face", _skimage("camera")),
-    ImageSource("coffee", "natural", _skimage("coffee")),
-    ImageSource("chelsea", "natural", _skimage("chelsea")),
-    ImageSource("rocket", "natural", _skimage("rocket")),
-    ImageSource("immunohistochemistry", "natural", _skimage("immunohistochemistry")),
-    ImageSource("coins", "natural", _skimage("coins")),
-    ImageSource("china", "natural", _sklearn("china.jpg")),
+    ImageSource("astronaut", "face", _photo("astronaut")),
+    ImageSource("camera", "face", _photo("camera")),
+    ImageSource("coffee", "natural", _photo("coffee")),
+    ImageSource("chelsea", "natural", _photo("chelsea")),
+    ImageSource("rocket", "natural", _photo("rocket")),
+    ImageSource("immunohistochemistry", "natural", _photo("immunohistochemistry")),
+    ImageSource("coins", "natural", _photo("coins")),
+    ImageSource("china", "natural", _photo("china")),
 )
 _HELD_OUT = (
-    ImageSource("grace_hopper", "face", _grace_hopper),
-    ImageSource("flower", "natural", _sklearn("flower.jpg")),
-    ImageSource("motorcycle", "natural", _skimage("stereo_motorcycle")),
+    ImageSource("grace_hopper", "face", _photo("grace_hopper")),
+    ImageSource("flower", "natural", _photo("flower")),
+    ImageSource("motorcycle", "natural", _photo("motorcycle")),
 )
 
 
 def _package_faces(taken: set[str]) -> tuple[ImageSource, ...]:
     """Face photos bundled with fuse_trt that are not already listed (by name)."""
-    from fuse_trt.engine.faces import SAMPLE_NAMES
+    from fuse_trt.engine.faces import SAMPLE_NAMES, load_sample
 
-    return tuple(ImageSource(name, "face", _package_sample(name))
+    return tuple(ImageSource(name, "face", functools.partial(load_sample, name))
                  for name in sorted(SAMPLE_NAMES) if name not in taken)
 
 

@@ -6,7 +6,6 @@ failed gate leaves the bundle as it was.
 """
 from __future__ import annotations
 
-import functools
 import logging
 import os
 from collections.abc import Callable
@@ -14,13 +13,13 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from fuse_trt.calibration.cache import cached_samples
-from fuse_trt.engine.progress import phase
-from fuse_trt.calibration.dataset import CalibrationSample, Progress
+from fuse_trt.calibration.dataset import CalibrationSample
 from fuse_trt.calibration.gate import GateConfig, GateReport, compare, enforce
 from fuse_trt.calibration.options import Int8Options
 from fuse_trt.calibration.quantize import edge_conv_names, quantize_qdq
 from fuse_trt.engine.bundle import Bundle
 from fuse_trt.engine.choices import ArtifactKind, BackendName, Precision
+from fuse_trt.engine.progress import phase, progress_bar
 from fuse_trt.engine.spec import ModelSpec
 from fuse_trt.engine.tiers import TierTable
 from fuse_trt.runtime.onnxruntime_backend import OnnxRuntimeBackend
@@ -28,13 +27,6 @@ from fuse_trt.runtime.onnxruntime_backend import OnnxRuntimeBackend
 log = logging.getLogger("fuse_trt")
 
 INT8_ONNX_NAME = "model.int8.onnx"
-
-
-def progress_bar(description: str) -> Progress:
-    """A tqdm bar on stderr that switches itself off when stderr is not a terminal."""
-    from tqdm import tqdm
-
-    return functools.partial(tqdm, desc=description, unit="image", disable=None, leave=False)
 
 
 def single_batch(tiers: TierTable) -> TierTable:

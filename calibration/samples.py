@@ -1,7 +1,7 @@
 """One calibration input: a crop of a real image made into exactly what the UNet sees.
 
 Face photos go through the inference path (``prepare_face`` with a source face from another
-photo, then the tier plan and ``planned_feed``, as ``refine_batch`` does). Natural images get
+photo, then the tier plan and ``ModelSpec.feed``, as ``refine_batch`` does). Natural images get
 a synthetic face-like input: a feathered ellipse mask, a colour-perturbed copy of the crop
 blended inside it as the composite, and the context with the dilated region zeroed.
 """
@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from fuse_trt.engine.faces import Face, alpha_blend, dilate_mask
-from fuse_trt.engine.fusion_input import planned_feed, prepare_face
+from fuse_trt.engine.fusion_input import context_image, fusion_images, prepare_face
 from fuse_trt.engine.spec import ModelSpec
 from fuse_trt.engine.tiers import TierTable
 
@@ -80,6 +80,10 @@ class SyntheticPrep:
     mask: np.ndarray
     context: np.ndarray
 
+    @property
+    def images(self) -> dict[str, np.ndarray]:
+        return fusion_images(self.composite, self.mask, self.context)
+
 
 def _ellipse_mask(shape_hw: Shape2D, rng: np.random.Generator) -> tuple[np.ndarray, float]:
     """A feathered ellipse, 1 inside, soft edge; and its x semi-axis in pixels."""
@@ -115,19 +119,18 @@ def synthetic_prep(image: np.ndarray, shape_hw: Shape2D, rng: np.random.Generato
     mask, axis_x = _ellipse_mask(shape_hw, rng)
     composite = alpha_blend(_colour_perturbed(target, rng), target, mask)
     hole = dilate_mask(mask, max(2, int(round(0.16 * axis_x))))
-    context = (target * (1.0 - hole[:, :, None])).astype(np.uint8)
-    return SyntheticPrep(target=target, composite=composite, mask=mask, context=context)
+    return SyntheticPrep(target=target, composite=composite, mask=mask,
+                         context=context_image(target, hole))
 
 
 def tier_feed(prep, tiers: TierTable, spec: ModelSpec, rng: np.random.Generator,
               embedding: np.ndarray | None = None) -> tuple[str, dict[str, np.ndarray]]:
     """(tier name, batch-of-one feed) exactly as ``refine_batch`` builds it for one face."""
     plan = tiers.plan(*prep.target.shape[:2])
-    feed = {name: array[None] for name, array in planned_feed(prep, plan).items()}
-    for tensor in spec.inputs:
-        if tensor.layout == "vector":
-            feed[tensor.name] = _vector_input(tensor.channels, embedding, rng)
-    return plan.tier.name, feed
+    sample = dict(prep.images)
+    for tensor in spec.vector_inputs:
+        sample[tensor.name] = _vector_input(tensor.channels, embedding, rng)
+    return plan.tier.name, spec.feed([sample], [plan])
 
 
 def _vector_input(channels: int, embedding: np.ndarray | None,
@@ -136,4 +139,4 @@ def _vector_input(channels: int, embedding: np.ndarray | None,
     if embedding is None or embedding.size != channels:
         embedding = rng.standard_normal(channels).astype(np.float32)
         embedding /= np.linalg.norm(embedding)
-    return embedding.reshape(1, channels).astype(np.float32)
+    return embedding

@@ -11,7 +11,7 @@ import logging
 
 from fuse_trt.calibration.cache import cached_samples
 from fuse_trt.calibration.options import Int8Options
-from fuse_trt.calibration.ort_int8 import progress_bar
+from fuse_trt.engine.progress import progress_bar
 from fuse_trt.calibration.qdq import QDQ_KIND, build_tensorrt_qdq
 from fuse_trt.calibration.tensorrt_calibrator import (DeviceAlloc, EntropyCalibratorFactory,
                                                       calibration_cache_path, profile_batches,

@@ -36,6 +36,9 @@ class Precision(StrEnum):
     INT8 = "int8"
 
 
+DEFAULT_PRECISION = Precision.FP32  # of every build, run and TensorRT config
+
+
 class Composite(StrEnum):
     """The classical fusion the UNet refines: LAB colour transfer + feathered alpha blend,
     or OpenCV's Poisson ``seamlessClone``."""

@@ -4,15 +4,19 @@ The CLI catches :class:`FuseTrtError` once, prints its message on one line and e
 """
 from __future__ import annotations
 
-__all__ = ["FuseTrtError", "ConfigError", "InputImageError", "NoFaceError", "BundleError", "BackendUnavailableError", "InferenceInputError", "ExportValidationError", "EngineBuildError", "PlanMismatchError", "AccuracyGateError", "MemoryBudgetError", "BackendClosedError"]
+__all__ = ["FuseTrtError", "ConfigError", "InputImageError", "NoFaceError", "BundleError",
+           "BackendUnavailableError", "BackendClosedError", "InferenceInputError",
+           "InferenceError", "ExportValidationError", "ModelContractError", "EngineBuildError",
+           "PlanMismatchError", "AccuracyGateError", "ImageShapeError", "MemoryBudgetError"]
 
 
 class FuseTrtError(Exception):
     """A problem the user can fix: bad input, a missing file, an unsupported option."""
 
 
-class ConfigError(FuseTrtError):
-    """An option or configuration value outside what fuse-trt offers, or two that conflict."""
+class ConfigError(FuseTrtError, ValueError):
+    """An option or configuration value outside what fuse-trt offers, two that conflict, or
+    one that cannot work (tiers off the stride, tracking, smoothing)."""
 
 
 class InputImageError(FuseTrtError):
@@ -33,6 +37,18 @@ class BackendUnavailableError(FuseTrtError):
 
 class InferenceInputError(FuseTrtError):
     """A feed whose names, dtypes or shapes do not match the model and tier."""
+
+
+class InferenceError(FuseTrtError):
+    """A backend failed while running a feed; the message names the call and the tier."""
+
+
+class ImageShapeError(FuseTrtError, ValueError):
+    """Images or masks that must share a size do not."""
+
+
+class ModelContractError(FuseTrtError):
+    """An ONNX model whose inputs, outputs or dynamic axes are not its ModelSpec's."""
 
 
 class ExportValidationError(FuseTrtError):

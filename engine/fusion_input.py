@@ -1,5 +1,6 @@
 """What the UNet is fed for one target face: the classical composite, the mask and the
-context, in the coordinates of the face's fusion region, and how they are fitted to a tier."""
+context, in the coordinates of the face's fusion region. ``ModelSpec.feed`` fits them to a
+tier and batches them; the names of :meth:`FacePrep.images` are the fusion specs' inputs."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,9 +10,22 @@ import numpy as np
 
 from fuse_trt.engine.choices import Composite, Region as RegionChoice
 from fuse_trt.engine.faces import (Face, Region, alpha_blend, colour_transfer_lab,
-                                   dilate_mask, face_mask, fusion_region, paste_back,
+                                   dilate_mask, face_mask, fusion_region, paste_into,
                                    seamless_clone, similarity_transform, warp_image)
-from fuse_trt.engine.tiers import TierPlan
+
+
+def context_image(target: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """``target`` (uint8) with ``hole`` (float HxW, 1 = removed) zeroed: the UNet's context."""
+    return (target * (1.0 - hole[:, :, None])).astype(np.uint8)
+
+
+def fusion_images(composite: np.ndarray, mask: np.ndarray,
+                  context: np.ndarray | None) -> dict[str, np.ndarray]:
+    """The front end's products by the input names of the fusion specs."""
+    images = {"composite": composite, "mask": mask}
+    if context is not None:
+        images["context"] = context
+    return images
 
 
 @dataclass
@@ -22,27 +36,19 @@ class FacePrep:
     target: np.ndarray  # uint8 RGB crop of the frame
     composite: np.ndarray  # colour-matched source face alpha-blended onto ``target``
     mask: np.ndarray  # float32 soft face mask
-    context: np.ndarray  # ``target`` with the dilated mask zeroed
+    context: np.ndarray | None  # ``target`` with the dilated mask zeroed; None: not needed
     support: np.ndarray  # float32 where the result may differ from ``target``
-    result: np.ndarray  # what is pasted back: the composite until refined
+    result: np.ndarray  # what is pasted back (RGB): the composite until refined
+    bgr: bool = False  # the frame is BGR: the result is converted back when pasted
 
-    def paste(self, frame: np.ndarray, ratio: float) -> np.ndarray:
-        return paste_back(frame, self.region, self.result, ratio * self.support)
+    @property
+    def images(self) -> dict[str, np.ndarray]:
+        return fusion_images(self.composite, self.mask, self.context)
 
-
-def to_planar(image: np.ndarray) -> np.ndarray:
-    """HxW[xC] uint8 or float -> CxHxW float32 in 0..1."""
-    array = image.astype(np.float32)
-    if image.dtype == np.uint8:
-        array *= 1.0 / 255.0
-    if array.ndim == 2:
-        array = array[:, :, None]
-    return array.transpose(2, 0, 1)
-
-
-def from_planar(planar: np.ndarray) -> np.ndarray:
-    """CxHxW float 0..1 -> HxWxC uint8."""
-    return (np.clip(planar.transpose(1, 2, 0), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    def paste_into(self, frame: np.ndarray, ratio: float) -> None:
+        """Blend the result into ``frame`` (modified in place) by ``ratio`` x support."""
+        result = cv2.cvtColor(self.result, cv2.COLOR_RGB2BGR) if self.bgr else self.result
+        paste_into(frame, self.region, result, ratio * self.support)
 
 
 @dataclass(frozen=True)
@@ -52,9 +58,13 @@ class ClassicalInputs:
 
     composite: np.ndarray  # uint8: colour-matched source alpha-blended onto the target
     mask: np.ndarray  # float32 soft face mask
-    context: np.ndarray  # uint8 target with the dilated mask zeroed
-    hole: np.ndarray  # float32 the dilated mask (feather band included)
+    context: np.ndarray | None  # uint8 target with the dilated mask zeroed (None: not made)
+    hole: np.ndarray | None  # float32 the dilated mask (feather band included)
     support: np.ndarray  # float32 where the result may differ from the target
+
+    @property
+    def images(self) -> dict[str, np.ndarray]:
+        return fusion_images(self.composite, self.mask, self.context)
 
 
 def face_size(landmarks: np.ndarray) -> float:
@@ -63,13 +73,15 @@ def face_size(landmarks: np.ndarray) -> float:
 
 
 def classical_inputs(warped: np.ndarray, target: np.ndarray, landmarks: np.ndarray,
-                     composite: Composite = Composite.COLOUR) -> ClassicalInputs:
-    """Mask, hole, composite and context for a source face already warped onto ``target``."""
+                     composite: Composite = Composite.COLOUR,
+                     with_context: bool = True) -> ClassicalInputs:
+    """Mask, composite, support and (``with_context``: only the UNet reads them) hole and
+    context for a source face already warped onto ``target``."""
     mask = face_mask(target.shape[:2], landmarks)
     band = max(2, int(round(0.08 * face_size(landmarks))))
-    hole = dilate_mask(mask, band)
+    hole = dilate_mask(mask, band) if with_context else None
     support = cv2.GaussianBlur(dilate_mask(mask, 2 * band), (0, 0), band / 2)
-    context = (target * (1.0 - hole[:, :, None])).astype(np.uint8)
+    context = context_image(target, hole) if with_context else None
     if composite == Composite.SEAMLESS:
         blended = seamless_clone(warped, target, mask)
     else:
@@ -80,23 +92,22 @@ def classical_inputs(warped: np.ndarray, target: np.ndarray, landmarks: np.ndarr
 
 def prepare_face(frame: np.ndarray, face: Face, source: np.ndarray, source_landmarks: np.ndarray,
                  region: RegionChoice = RegionChoice.FACE, context: float = 0.6,
-                 min_region: int = 0, composite: Composite = Composite.COLOUR) -> FacePrep:
+                 min_region: int = 0, composite: Composite = Composite.COLOUR,
+                 with_context: bool = True, bgr: bool = False) -> FacePrep:
+    """The front end for one face of ``frame`` (RGB, or BGR with ``bgr``; ``source`` is RGB).
+    Only the region is converted to RGB; ``with_context``: make the context the UNet reads."""
     height, width = frame.shape[:2]
     if region == RegionChoice.FRAME:
         box = Region(0, 0, width, height)
     else:
         box = fusion_region(face, (height, width), context=context, min_size=min_region)
     target = box.crop(frame)
+    if bgr:
+        target = cv2.cvtColor(target, cv2.COLOR_BGR2RGB)
     landmarks = box.offset_landmarks(face.landmarks)
     matrix = similarity_transform(source_landmarks, landmarks)
     warped = warp_image(source, matrix, target.shape[:2])
-    inputs = classical_inputs(warped, target, landmarks, composite)
+    inputs = classical_inputs(warped, target, landmarks, composite, with_context)
     return FacePrep(region=box, target=target, composite=inputs.composite, mask=inputs.mask,
-                    context=inputs.context, support=inputs.support, result=inputs.composite)
-
-
-def planned_feed(prep: FacePrep, plan: TierPlan) -> dict[str, np.ndarray]:
-    """The FUSION_SPEC image inputs of one face, fitted to its tier, [C, H, W] each."""
-    return {"composite": to_planar(plan.apply(prep.composite)),
-            "mask": to_planar(plan.apply(prep.mask[:, :, None])),
-            "context": to_planar(plan.apply(prep.context))}
+                    context=inputs.context, support=inputs.support, result=inputs.composite,
+                    bgr=bgr)

@@ -5,16 +5,18 @@ Library code only reports; the CLI decides where it goes (:func:`enable_phase_li
 """
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
 PROGRESS_LOGGER = "fuse_trt.progress"
 log = logging.getLogger(PROGRESS_LOGGER)
 Item = TypeVar("Item")
+Progress = Callable[[Iterable], Iterable]  # wraps an iterable; reports as it is consumed
 
 
 @contextmanager
@@ -71,3 +73,10 @@ def enable_phase_lines() -> None:
         log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False
+
+
+def progress_bar(description: str) -> Progress:
+    """A tqdm bar on stderr that switches itself off when stderr is not a terminal."""
+    from tqdm import tqdm
+
+    return functools.partial(tqdm, desc=description, unit="image", disable=None, leave=False)

@@ -2,12 +2,31 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Literal
 
-from fuse_trt.engine.tiers import TierSpec
+import numpy as np
+
+from fuse_trt.engine.errors import InferenceInputError
+from fuse_trt.engine.tiers import TierPlan, TierSpec
 
 TensorLayout = Literal["image", "vector"]
+_UINT8_SCALE = 1.0 / 255.0
+
+
+def from_planar(planar: np.ndarray) -> np.ndarray:
+    """CxHxW float 0..1 -> HxWxC uint8."""
+    return (np.clip(planar.transpose(1, 2, 0), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def _write_planar(image: np.ndarray, out: np.ndarray) -> None:
+    """``image`` (HxW[xC]) into the CxHxW array ``out``, scaled to 0..1 if it is uint8."""
+    source = image.reshape(*image.shape[:2], -1).transpose(2, 0, 1)
+    if image.dtype == np.uint8:
+        np.multiply(source, np.float32(_UINT8_SCALE), out=out, casting="unsafe")
+    else:
+        np.copyto(out, source, casting="unsafe")
 
 
 @dataclass(frozen=True)
@@ -38,6 +57,22 @@ class TensorSpec:
             return {0: "batch", 2: "height", 3: "width"}
         return {0: "batch"}
 
+    def batch(self, values: Sequence[np.ndarray]) -> np.ndarray:
+        """One value per sample -> this input's batch in its layout and dtype: images
+        (HxW[xC], uint8 0..255 or float 0..1) become [N, C, H, W] in 0..1, vectors [N, C]."""
+        if self.layout == "vector":
+            return np.stack([np.asarray(value, dtype=self.dtype).reshape(self.channels)
+                             for value in values])
+        out = np.empty(self.shape(len(values), *values[0].shape[:2]), self.dtype)
+        for index, image in enumerate(values):
+            channels = 1 if image.ndim == 2 else image.shape[2]
+            if channels != self.channels or image.shape[:2] != out.shape[2:]:
+                raise InferenceInputError(
+                    f"input {self.name!r}: sample {index} is {image.shape}, expected "
+                    f"{out.shape[2:]} with {self.channels} channel(s) like the others")
+            _write_planar(image, out[index])
+        return out
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -66,8 +101,28 @@ class ModelSpec:
                 return tensor
         raise KeyError(f"model {self.name!r} has no tensor {name!r}")
 
+    @property
+    def vector_inputs(self) -> tuple[TensorSpec, ...]:
+        """The static side inputs (such as an identity embedding), fed per sample."""
+        return tuple(tensor for tensor in self.inputs if tensor.layout == "vector")
+
     def dynamic_axes(self) -> dict[str, dict[int, str]]:
         return {tensor.name: tensor.dynamic_axes() for tensor in (*self.inputs, *self.outputs)}
+
+    def feed(self, samples: Sequence[Mapping[str, np.ndarray]],
+             plans: Sequence[TierPlan] | None = None) -> dict[str, np.ndarray]:
+        """The feed for a batch: ``samples[i][name]`` is sample i's value of input ``name``
+        (an HxW[xC] image or a [C] vector); ``plans[i]``, if given, fits sample i's images to
+        its tier first. Values the model does not read are never touched."""
+        if plans is not None and len(plans) != len(samples):
+            raise ValueError(f"{len(samples)} samples but {len(plans)} tier plans")
+        feed = {}
+        for tensor in self.inputs:
+            values = [sample[tensor.name] for sample in samples]
+            if plans is not None and tensor.layout == "image":
+                values = [plan.apply(value) for plan, value in zip(plans, values)]
+            feed[tensor.name] = tensor.batch(values)
+        return feed
 
     def profile_shapes(self, tier: TierSpec) -> dict[str, dict[str, tuple[int, ...]]]:
         """min/opt/max shape of every input for a tier (the TensorRT optimization profile)."""
@@ -85,8 +140,6 @@ class ModelSpec:
 
     def example_feed(self, batch: int, height: int, width: int, seed: int = 0) -> dict:
         """Deterministic random inputs in 0..1 for every input, in each input's dtype."""
-        import numpy as np
-
         rng = np.random.default_rng(seed)
         return {tensor.name: rng.random(tensor.shape(batch, height, width),
                                         dtype=np.float32).astype(tensor.dtype, copy=False)

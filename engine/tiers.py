@@ -32,6 +32,8 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
+from fuse_trt.engine.errors import ConfigError, ImageShapeError
+
 log = logging.getLogger("fuse_trt")
 
 Shape2D = tuple[int, int]
@@ -138,7 +140,7 @@ class TierTable:
 
     def __post_init__(self):
         if self.region not in REGION_MODES:
-            raise ValueError(f"region must be one of {REGION_MODES}, got {self.region!r}")
+            raise ConfigError(f"region must be one of {REGION_MODES}, got {self.region!r}")
 
     @classmethod
     def from_short_edges(cls, short_edges: tuple[int, ...] = (512, 768, 1024), stride: int = 16,
@@ -150,10 +152,16 @@ class TierTable:
         its own short edge up. For (512, 768, 1024): <512, 512..1023, >=1024. Profiles are
         (S, S) for face regions and (S, S)..(S, 16/9 S) landscape for frames.
         """
+        if not short_edges or min(short_edges) < stride:
+            raise ConfigError(f"tier short edges {short_edges} must be at least the stride "
+                              f"{stride}")
+        if max_batch < 1:
+            raise ConfigError(f"max_batch must be at least 1, got {max_batch}")
         if any(edge % stride for edge in short_edges):
-            raise ValueError(f"tier short edges {short_edges} must be multiples of stride {stride}")
+            raise ConfigError(f"tier short edges {short_edges} must be multiples of stride "
+                              f"{stride}")
         if region not in MAX_ASPECT:
-            raise ValueError(f"region must be one of {REGION_MODES}, got {region!r}")
+            raise ConfigError(f"region must be one of {REGION_MODES}, got {region!r}")
         lower_bounds = (0, *short_edges[:1], *short_edges[2:])
         tiers = []
         for index, edge in enumerate(short_edges):
@@ -210,7 +218,7 @@ class TierTable:
     def plan(self, height: int, width: int) -> TierPlan:
         """Pick the tier for an image of (height, width) and the shape it is fitted to."""
         if height < 1 or width < 1:
-            raise ValueError(f"image shape must be positive, got {height}x{width}")
+            raise ImageShapeError(f"image shape must be positive, got {height}x{width}")
         tier = self.select(height, width)
         transposed = self.region == "frame" and height > width
         turned = (width, height) if transposed else (height, width)

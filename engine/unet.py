@@ -256,7 +256,10 @@ def load_fusion_unet(config: UNetConfig, weights_path=None) -> FusionUNet:
 
 
 def save_fusion_unet(model: FusionUNet, path, metadata: dict[str, str] | None = None) -> None:
-    from safetensors.torch import save_file
+    """The weights as safetensors, written atomically (engine/files.py)."""
+    from safetensors.torch import save
+
+    from fuse_trt.engine.files import write_bytes_atomic
 
     state = {name: tensor.contiguous() for name, tensor in model.state_dict().items()}
-    save_file(state, str(path), metadata=metadata or {})
+    write_bytes_atomic(path, save(state, metadata=metadata or {}))

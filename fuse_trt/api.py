@@ -91,12 +91,22 @@ class FaceFusion:
 
     # -- lifecycle -------------------------------------------------------------------
     def prepare(self) -> FaceFusion:
-        """Open and activate the backend (all tiers); idempotent."""
-        if self.config.blend.refine == Refine.UNET and self._backend is None:
+        """Open and activate the backend (all tiers) if the UNet refines; idempotent."""
+        if self._refines and self._backend is None:
             backend = open_backend(self.bundle, self.config.backend, self.config.precision,
                                    self.config.url)
             self._backend = backend.activate()
         return self
+
+    @property
+    def _refines(self) -> bool:
+        return self.config.blend.refine == Refine.UNET
+
+    def _refiner(self) -> Backend | None:
+        """The activated backend when the UNet refines (prepared here on first use)."""
+        if self._backend is None and self._refines:
+            self.prepare()
+        return self._backend
 
     def close(self) -> None:
         with self._lock:
@@ -163,14 +173,15 @@ class FaceFusion:
             raise NoFaceError("no face found in the reference photo")
         return self._identity_encoder().embed(image, faces[0].landmarks)
 
-    def embed_face(self, frame: np.ndarray, face: Face) -> np.ndarray:
-        return self._identity_encoder().embed(frame, face.landmarks)
+    def embed_face(self, frame: np.ndarray, face: Face, bgr: bool = False) -> np.ndarray:
+        return self._identity_encoder().embed(frame, face.landmarks, bgr=bgr)
 
-    def match_faces(self, frame: np.ndarray, faces: list[Face]) -> list[tuple[Face, int]]:
+    def match_faces(self, frame: np.ndarray, faces: list[Face],
+                    bgr: bool = False) -> list[tuple[Face, int]]:
         """(face, source index) for every face the mapping assigns, solved for this frame."""
         if not faces:
             return []
-        embeddings = np.stack([self.embed_face(frame, face) for face in faces])
+        embeddings = np.stack([self.embed_face(frame, face, bgr) for face in faces])
         chosen = assign(similarity_matrix(self._mapping.references, embeddings),
                         self._mapping.threshold)
         return [(faces[column], row) for column, row in sorted(chosen.items())]
@@ -194,36 +205,36 @@ class FaceFusion:
 
     def fuse(self, frame: np.ndarray, faces: list[Face] | None = None,
              require_face: bool = True,
-             assigned: list[tuple[Face, int]] | None = None) -> np.ndarray:
-        """Return a new frame with the source face fused onto the chosen target face(s).
+             assigned: list[tuple[Face, int]] | None = None, bgr: bool = False) -> np.ndarray:
+        """The frame with the source face fused onto the chosen target face(s), as a new array.
 
         ``faces`` may come from the caller (a tracker); otherwise they are detected. With a
         mapping (:meth:`set_mapping`) each face gets the source its reference matches, or
         ``assigned`` (face, source index) pairs decided by the caller (a stream's tracks).
-        With ``require_face=False`` a frame without a face comes back unchanged (video).
+        With ``require_face=False`` a frame without a face comes back as it is (the same
+        array). ``bgr``: the frame is in OpenCV's BGR order (a decoded video frame), and so is
+        the result; only the face regions are converted.
         """
         if self._source is None and self._mapping is None:
             raise FuseTrtError("set_source() or set_mapping() must be called before fuse()")
         with self._lock:
             if faces is None and assigned is None:
-                faces = self.detector.detect(frame)
-            pairs = assigned if assigned is not None else self._pairs(frame, faces)
+                faces = self.detector.detect(frame, bgr=bgr)
+            pairs = assigned if assigned is not None else self._pairs(frame, faces, bgr)
             if not pairs:
                 if require_face:
                     raise NoFaceError("no face found in the target image" if not faces else
                                       "no target face matches the reference photo(s)")
-                return frame.copy()
+                return frame
             for face, _ in pairs:
                 self._warn_if_profile(face)
-            if self.config.blend.refine == Refine.UNET:
-                self.prepare()
-            return self._fuse_pairs(frame, pairs)
+            return self._fuse_pairs(frame, pairs, bgr)
 
-    def _pairs(self, frame: np.ndarray, faces: list[Face]) -> list[tuple[Face, int]]:
+    def _pairs(self, frame: np.ndarray, faces: list[Face], bgr: bool) -> list[tuple[Face, int]]:
         if not faces:
             return []
         if self._mapping is not None:
-            return self.match_faces(frame, faces)
+            return self.match_faces(frame, faces, bgr)
         return [(face, 0) for face in self.select_faces(faces)]
 
     def _sources(self) -> tuple[SourceFace, ...]:
@@ -237,7 +248,8 @@ class FaceFusion:
                         "poor fusion", tuple(int(v) for v in face.box[:2]), yaw,
                         PROFILE_YAW_THRESHOLD)
 
-    def _fuse_pairs(self, frame: np.ndarray, pairs: list[tuple[Face, int]]) -> np.ndarray:
+    def _fuse_pairs(self, frame: np.ndarray, pairs: list[tuple[Face, int]],
+                    bgr: bool) -> np.ndarray:
         # A small face still costs a full pass of the first tier: spend it on real context
         # (just under the next tier's threshold) instead of reflect padding.
         min_region = self.bundle.tiers.first_tier_limit
@@ -245,15 +257,16 @@ class FaceFusion:
         preps: list[FacePrep] = [
             prepare_face(frame, face, sources[index].image, sources[index].landmarks,
                          region=self.config.region, context=self.config.context,
-                         min_region=min_region, composite=self.config.blend.composite)
+                         min_region=min_region, composite=self.config.blend.composite,
+                         with_context=self._refines, bgr=bgr)
             for face, index in pairs]
-        if self.config.blend.refine == Refine.UNET:
+        refiner = self._refiner()
+        if refiner is not None:
             for index in sorted({index for _, index in pairs}):  # one identity per batch
                 group = [prep for prep, (_, i) in zip(preps, pairs) if i == index]
                 # the backend's tiers: a DLA tier is static, faces are padded to its shape
-                refine_batch(self._backend, self._backend.tiers, group,
-                             sources[index].identity)
-        output = frame
+                refine_batch(refiner, refiner.tiers, group, sources[index].identity)
+        output = frame.copy()
         for prep in preps:
-            output = prep.paste(output, self.config.ratio)
+            prep.paste_into(output, self.config.ratio)
         return output

@@ -4,7 +4,6 @@ User errors (FuseTrtError, bad options) print one line and exit non-zero; no tra
 """
 from __future__ import annotations
 
-import functools
 import logging
 import sys
 from pathlib import Path
@@ -14,7 +13,8 @@ import click
 from fuse_trt.commands.bench import bench_command
 from fuse_trt.commands.doctor import doctor_command
 from fuse_trt.commands.export_triton import export_triton_command
-from fuse_trt.commands.calibrate import calibrate_command, int8_build_options, int8_options
+from fuse_trt.commands.calibrate import calibrate_command, int8_build_options
+from fuse_trt.commands.option_group import option_group
 from fuse_trt.commands.stream import stream_command
 from fuse_trt.commands.targeting import targeting_options
 from fuse_trt.commands.train import train_command
@@ -107,24 +107,21 @@ def fuse(source: str, target: str, output: Path, bundle: Path | None, backend: s
     click.echo(f"wrote {output}")
 
 
-def tensorrt_build_options(command):
-    """TensorRT options of `fuse-trt build`; :func:`tensorrt_config` makes the typed config."""
-    options = [
-        click.option("--workspace-mib", type=click.IntRange(16), default=1024, show_default=True,
-                     help="TensorRT: builder workspace limit."),
-        click.option("--strongly-typed", is_flag=True,
-                     help="TensorRT 10.x: build strongly typed from an FP16 / Q/DQ ONNX "
-                     "(always so on 11.x)."),
-        click.option("--hardware-compat", is_flag=True,
-                     help="TensorRT: one plan for every Ampere-or-newer GPU (where supported)."),
-        click.option("--version-compatible", is_flag=True,
-                     help="TensorRT: a plan that later TensorRT of the same major can load."),
-        click.option("--dla-core", type=click.IntRange(0), default=None,
-                     help="TensorRT on Jetson Orin: DLA core for the --dla-tiers."),
-        click.option("--dla-tiers", default="", metavar="TIER,...",
-                     help="TensorRT: tiers built into a static-shape DLA plan with GPU fallback."),
-    ]
-    return functools.reduce(lambda wrapped, option: option(wrapped), reversed(options), command)
+_TENSORRT_OPTIONS = [
+    click.option("--workspace-mib", type=click.IntRange(16), default=1024, show_default=True,
+                 help="TensorRT: builder workspace limit."),
+    click.option("--strongly-typed", is_flag=True,
+                 help="TensorRT 10.x: build strongly typed from an FP16 / Q/DQ ONNX "
+                 "(always so on 11.x)."),
+    click.option("--hardware-compat", is_flag=True,
+                 help="TensorRT: one plan for every Ampere-or-newer GPU (where supported)."),
+    click.option("--version-compatible", is_flag=True,
+                 help="TensorRT: a plan that later TensorRT of the same major can load."),
+    click.option("--dla-core", type=click.IntRange(0), default=None,
+                 help="TensorRT on Jetson Orin: DLA core for the --dla-tiers."),
+    click.option("--dla-tiers", default="", metavar="TIER,...",
+                 help="TensorRT: tiers built into a static-shape DLA plan with GPU fallback."),
+]
 
 
 def tensorrt_config(workspace_mib: int, strongly_typed: bool, hardware_compat: bool,
@@ -135,6 +132,9 @@ def tensorrt_config(workspace_mib: int, strongly_typed: bool, hardware_compat: b
         workspace_bytes=workspace_mib << 20, strongly_typed=strongly_typed,
         hardware_compat=hardware_compat, version_compatible=version_compatible,
         dla_core=dla_core, dla_tiers=tuple(t.strip() for t in dla_tiers.split(",") if t.strip()))
+
+
+tensorrt_build_options = option_group("tensorrt", _TENSORRT_OPTIONS, tensorrt_config)
 
 
 @cli.command()
@@ -170,11 +170,10 @@ def tensorrt_config(workspace_mib: int, strongly_typed: bool, hardware_compat: b
 @tensorrt_build_options
 def build(output: Path, backend: str, precision: str, tier_edges: str, region: str,
           max_batch: int, vram_budget: int, opset: int, weights: Path | None,
-          onnx_model: Path | None, stride: int, **options) -> None:
+          onnx_model: Path | None, stride: int, int8, tensorrt) -> None:
     """Export the fusion UNet to ONNX and build the artifacts for a backend and precision."""
     from fuse_trt.build_engine.bundle_builder import BuildConfig
     from fuse_trt.build_engine.pipeline import build_bundle
-    from fuse_trt.calibration.step import CalibratedInt8
     from fuse_trt.models import default_bundle_dir
 
     for given in (weights, onnx_model):
@@ -182,14 +181,11 @@ def build(output: Path, backend: str, precision: str, tier_edges: str, region: s
             raise FuseTrtError(f"{given}: file not found")
     if weights is not None and onnx_model is not None:
         raise FuseTrtError("give --weights (a FusionUNet) or --onnx (your own model), not both")
-    int8_keys = ("keep_fp", "int8_ops", "gate_psnr", "gate_residual_ratio", "calibration_dir",
-                 "calibration_size", "calibration_seed")
     config = BuildConfig(
         backend=backend, precision=precision, tier_short_edges=parse_tiers(tier_edges),
-        region=region, max_batch=max_batch, vram_budget_bytes=vram_budget, opset=opset, weights=weights, onnx=onnx_model, stride=stride,
-        source_bundle=default_bundle_dir(),
-        int8=CalibratedInt8(int8_options(**{key: options.pop(key) for key in int8_keys})),
-        tensorrt=tensorrt_config(**options))
+        region=region, max_batch=max_batch, vram_budget_bytes=vram_budget, opset=opset,
+        weights=weights, onnx=onnx_model, stride=stride,
+        source_bundle=default_bundle_dir(), int8=int8, tensorrt=tensorrt)
     bundle = build_bundle(output, config)
     click.echo(f"bundle {bundle.directory}: " + ", ".join(
         f"{a.file} ({a.kind}/{a.precision})" for a in bundle.manifest.artifacts))

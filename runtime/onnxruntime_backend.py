@@ -86,7 +86,7 @@ class OnnxRuntimeBackend(Backend):
         self._session = onnxruntime.InferenceSession(
             str(self.onnx_path), sess_options=self._session_options(), providers=providers)
         log.info("onnxruntime session on %s for %s", self._session.get_providers(), self.onnx_path)
-        flat = {name: np.zeros(elements, dtype=np.float32)
+        flat = {name: np.zeros(elements, dtype=self.spec.tensor(name).dtype)
                 for name, elements in shared_capacity(self.spec, self.tiers).items()}
         self._buffers = _SharedBuffers(flat=flat, binding=self._session.io_binding())
 
@@ -101,10 +101,12 @@ class OnnxRuntimeBackend(Backend):
         binding.clear_binding_outputs()
         for tensor in self.spec.inputs:
             view = views[tensor.name]
-            binding.bind_input(tensor.name, "cpu", 0, np.float32, view.shape, view.ctypes.data)
+            binding.bind_input(tensor.name, "cpu", 0, view.dtype.type, view.shape,
+                               view.ctypes.data)
         for tensor in self.spec.outputs:
             view = views[tensor.name]
-            binding.bind_output(tensor.name, "cpu", 0, np.float32, view.shape, view.ctypes.data)
+            binding.bind_output(tensor.name, "cpu", 0, view.dtype.type, view.shape,
+                               view.ctypes.data)
         tier_buffers.views = views
         tier_buffers.bound_shape = (batch, height, width)
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from fuse_trt.engine.spec import ModelSpec
 from fuse_trt.engine.tiers import TierSpec, TierTable
-from fuse_trt.engine.errors import (BackendClosedError, BackendUnavailableError,
+from fuse_trt.engine.errors import (BackendClosedError, BackendUnavailableError, InferenceError,
                                     InferenceInputError, PlanMismatchError)
 from fuse_trt.runtime.cuda_memory import (DeviceBuffer, MappedBuffers, PrimaryContext,
                                           TensorBuffers, io_buffers, is_integrated, load_pycuda,
@@ -290,7 +290,7 @@ class TensorRTBackend(Backend):
         for name in self.spec.output_names:
             self._bind(slot, loaded.buffers[name], name)
         if not slot.context.execute_async_v3(loaded.stream.handle):
-            raise RuntimeError(f"TensorRT execute_async_v3 failed for tier {tier.name} "
+            raise InferenceError(f"TensorRT execute_async_v3 failed for tier {tier.name} "
                                f"(see the TensorRT errors logged above)")
         return {name: loaded.buffers[name].download(self._output_shape(slot, name),
                                                     loaded.stream)
@@ -312,7 +312,7 @@ class TensorRTBackend(Backend):
         if slot.addresses.get(name) == address:
             return
         if not slot.context.set_tensor_address(name, address):
-            raise RuntimeError(f"TensorRT refused the device address of {name!r}")
+            raise InferenceError(f"TensorRT refused the device address of {name!r}")
         slot.addresses[name] = address
 
     @staticmethod
@@ -320,8 +320,8 @@ class TensorRTBackend(Backend):
         shape = tuple(int(v) for v in slot.context.get_tensor_shape(name))
         capacity = slot.max_shapes[name]
         if any(v < 0 for v in shape) or math.prod(shape) > math.prod(capacity):
-            raise RuntimeError(f"TensorRT output {name!r} has shape {shape}; tier profile "
-                               f"{slot.profile_index} allows at most {capacity}")
+            raise InferenceError(f"TensorRT output {name!r} has shape {shape}; tier profile "
+                                 f"{slot.profile_index} allows at most {capacity}")
         return shape
 
     # -- memory and close --------------------------------------------------------------

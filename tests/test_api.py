@@ -102,6 +102,41 @@ def test_config_rejects_nonsense():
         FaceFusion(FusionConfig(blend="classic")).fuse(load_sample("astronaut"))
 
 
+def test_a_frame_without_a_face_comes_back_as_it_is(source):
+    wall = np.full((240, 320, 3), 90, np.uint8)
+    with FaceFusion(FusionConfig(blend="classic")) as fusion:
+        fusion.set_source(source)
+        assert fusion.fuse(wall, require_face=False) is wall
+
+
+def test_faces_are_pasted_into_one_copy_and_the_input_is_untouched(source, two_face_frame,
+                                                                  monkeypatch):
+    import fuse_trt.api
+    from fuse_trt.engine.faces import paste_back
+
+    preps, prepare_face = [], fuse_trt.api.prepare_face
+    monkeypatch.setattr(fuse_trt.api, "prepare_face",
+                        lambda *args, **kwargs: preps.append(prepare_face(*args, **kwargs))
+                        or preps[-1])
+    kept = two_face_frame.copy()
+    with FaceFusion(FusionConfig(face="all", blend="classic")) as fusion:
+        fusion.set_source(source)
+        fused = fusion.fuse(two_face_frame)
+    assert np.array_equal(two_face_frame, kept) and len(preps) == 2
+    expected = two_face_frame
+    for prep in preps:  # the old way: a new frame per face
+        assert prep.context is None  # the classical blend never builds what only the UNet reads
+        expected = paste_back(expected, prep.region, prep.result, prep.support)
+    np.testing.assert_array_equal(fused, expected)
+
+
+@pytest.mark.parametrize("blend", ["classic", "unet"])
+def test_a_bgr_frame_gives_the_rgb_result_in_bgr(source, two_face_frame, blend):
+    with FaceFusion(FusionConfig(face="all", blend=blend)) as fusion:
+        fusion.set_source(source)
+        rgb = fusion.fuse(two_face_frame)
+        bgr = fusion.fuse(np.ascontiguousarray(two_face_frame[:, :, ::-1]), bgr=True)
+    np.testing.assert_array_equal(bgr[:, :, ::-1], rgb)
 @pytest.fixture(scope="module")
 def group_photo():
     """Six frontal faces (the two sample photos, mirrored too) in a 2 x 3 grid."""

@@ -235,6 +235,46 @@ def test_build_refuses_an_onnx_with_other_inputs(tmp_path, capsys):
     assert not (tmp_path / "b").exists()
 
 
+def fusion_onnx(path: Path, static: bool = False, output: str = "fused") -> Path:
+    """A stand-in fusion model (fused = composite) with the fusion spec's input names."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    image = [1, 3, 64, 64] if static else ["batch", 3, "height", "width"]
+    inputs = [helper.make_tensor_value_info("composite", TensorProto.FLOAT, image),
+              helper.make_tensor_value_info("mask", TensorProto.FLOAT,
+                                            ["batch", 1, "height", "width"]),
+              helper.make_tensor_value_info("context", TensorProto.FLOAT, image)]
+    graph = helper.make_graph([helper.make_node("Identity", ["composite"], [output])], "g",
+                              inputs, [helper.make_tensor_value_info(output, TensorProto.FLOAT,
+                                                                     image)])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def test_tiers_off_the_stride_are_a_one_line_user_error(tmp_path, capsys):
+    own = fusion_onnx(tmp_path / "m.onnx")
+    code, _, err = run_cli(["build", "-o", tmp_path / "b", "--onnx", own, "--tiers", "500,768"],
+                           capsys)
+    assert_one_line_error(code, err, "500", "multiples of stride 16")
+    assert code == 1 and not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize(("kind", "message"), [("static", "axis 0 of 'composite' must be dynamic"),
+                                               ("output", "no tensor 'fused'")])
+def test_a_users_onnx_that_breaks_the_spec_is_a_one_line_user_error(tmp_path, capsys, kind,
+                                                                    message):
+    own = fusion_onnx(tmp_path / "m.onnx", static=kind == "static",
+                      output="out" if kind == "output" else "fused")
+    code, _, err = run_cli(["build", "-o", tmp_path / "b", "--onnx", own], capsys)
+    assert_one_line_error(code, err, str(own), message)
+    assert code == 1 and not (tmp_path / "b").exists()
+
+
+def test_a_malformed_option_value_is_a_usage_error(tmp_path, capsys):
+    code, _, err = run_cli(["build", "-o", tmp_path / "b", "--tiers", "big"], capsys)
+    assert_one_line_error(code, err, "512,768,1024")
+    assert code == 2
 def test_vram_budget_sizes_the_tier_batches_and_info_reports_the_plan(tmp_path, capsys):
     import json
 

@@ -95,8 +95,8 @@ class FaceDetector:
             self._detector.setInputSize(size)
             self._input_size = size
 
-    def detect(self, image: np.ndarray) -> list[Face]:
-        """All faces in an RGB uint8 image, in the image's own pixel coordinates."""
+    def detect(self, image: np.ndarray, bgr: bool = False) -> list[Face]:
+        """All faces in an RGB (``bgr``: BGR) uint8 image, in its own pixel coordinates."""
         _check_image(image)
         height, width = image.shape[:2]
         size = _detection_size(height, width, self.config.detect_long_side)
@@ -105,7 +105,7 @@ class FaceDetector:
             image = cv2.resize(image, size, interpolation=cv2.INTER_AREA if shrinking
                                else cv2.INTER_LINEAR)
         self._set_size(size)
-        _, rows = self._detector.detect(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        _, rows = self._detector.detect(image if bgr else cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
         faces = _to_faces(rows, width / size[0], height / size[1])
         log.debug("detected %d face(s) in %dx%d image", len(faces), width, height)
         return faces

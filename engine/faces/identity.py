@@ -37,10 +37,11 @@ class IdentityEncoder:
         with opencv_errors_only():
             self._net = cv2.dnn.readNetFromONNX(str(model_path("recognizer")))
 
-    def embed(self, image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
-        """The (128,) float32 unit-length embedding of the face at ``landmarks`` in ``image``."""
+    def embed(self, image: np.ndarray, landmarks: np.ndarray, bgr: bool = False) -> np.ndarray:
+        """The (128,) float32 unit-length embedding of the face at ``landmarks`` in ``image``
+        (RGB, or BGR with ``bgr``: only the aligned crop is converted)."""
         aligned, _ = align_to_template(image, landmarks, SFACE_SIZE)
-        return self.embed_aligned(aligned)
+        return self.embed_aligned(cv2.cvtColor(aligned, cv2.COLOR_BGR2RGB) if bgr else aligned)
 
     def embed_aligned(self, aligned: np.ndarray) -> np.ndarray:
         """Embedding of a face already aligned to the 112x112 template (RGB uint8)."""

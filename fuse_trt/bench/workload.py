@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from fuse_trt.engine.errors import NoFaceError
 from fuse_trt.engine.faces import Face, FaceDetector, load_sample
 from fuse_trt.engine.tiers import TierSpec, TierTable
 
@@ -76,7 +77,7 @@ def tier_frames(tiers: TierTable, tier_names: list[str], target_sample: str = "a
         faces = None
         if not detector.detect(frame):
             if not reference:
-                raise ValueError(f"no face found in the sample {target_sample!r}")
+                raise NoFaceError(f"no face found in the sample {target_sample!r}")
             log.info("no face detected at %dx%d; the fusion gets the scaled detection", side, side)
             faces = [_scaled_face(reference[0], side / target.shape[0])]
         frames[name] = TierFrame(tier=tier, frame=frame, faces=faces)

@@ -1,14 +1,15 @@
 """`fuse-trt calibrate`: build and cache the INT8 calibration and held-out sets.
 
-Also holds the INT8 options of `fuse-trt build` (:func:`int8_build_options`), so their help
-text and the Int8Options they make (:func:`int8_options`) are defined once.
+Also holds the INT8 options of `fuse-trt build` (:data:`int8_build_options`), so their help
+text and the INT8 step they make (:func:`int8_step`) are defined once.
 """
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import click
+
+from fuse_trt.commands.option_group import option_group
 
 DEFAULT_SIZE = 24  # CalibrationConfig.size; not imported here so --help stays light
 
@@ -52,7 +53,7 @@ def calibrate_command(bundle_dir: Path | None, size: int, seed: int, cache_dir: 
     """
     from fuse_trt.calibration.cache import cache_path, cached_samples
     from fuse_trt.calibration.dataset import CalibrationConfig
-    from fuse_trt.calibration.ort_int8 import progress_bar
+    from fuse_trt.engine.progress import progress_bar
 
     bundle = _load_bundle(bundle_dir)
     config = CalibrationConfig(size=size, seed=seed)
@@ -64,34 +65,35 @@ def calibrate_command(bundle_dir: Path | None, size: int, seed: int, cache_dir: 
         click.echo(f"{split}: {len(samples)} samples {per_tier} -> {path}")
 
 
-def int8_build_options(command):
-    """The INT8 options for `fuse-trt build`; :func:`int8_options` turns them into Int8Options."""
-    options = [
-        click.option("--keep-fp", default=None, metavar="NODE,...",
-                     help="INT8: ONNX node names to keep in floating point (e.g. the first "
-                     "and last Conv, which the gate's error message names)."),
-        click.option("--int8-ops", default="Conv", show_default=True, metavar="all|OPS",
-                     help="INT8: op types to quantize, comma-separated, or 'all'."),
-        click.option("--gate-psnr", type=float, default=35.0, show_default=True,
-                     help="INT8: minimum PSNR (dB) of the fused face region vs FP32, per tier."),
-        click.option("--gate-residual-ratio", type=float, default=1.0, show_default=True,
-                     help="INT8: maximum mean |int8 - fp32| / mean |fp32 - composite|."),
-        click.option("--calibration-dir", type=click.Path(path_type=Path, file_okay=False),
-                     default=None, help="INT8: cache of calibration sets (`fuse-trt calibrate`)."),
-        click.option("--calibration-size", type=click.IntRange(1, 100_000), default=DEFAULT_SIZE,
-                     show_default=True, help="INT8: calibration samples over all tiers."),
-        click.option("--calibration-seed", type=int, default=0, show_default=True,
-                     help="INT8: seed of the calibration set."),
-    ]
-    return functools.reduce(lambda wrapped, option: option(wrapped), reversed(options), command)
+_INT8_OPTIONS = [
+    click.option("--keep-fp", default=None, metavar="NODE,...",
+                 help="INT8: ONNX node names to keep in floating point (e.g. the first "
+                 "and last Conv, which the gate's error message names)."),
+    click.option("--int8-ops", default="Conv", show_default=True, metavar="all|OPS",
+                 help="INT8: op types to quantize, comma-separated, or 'all'."),
+    click.option("--gate-psnr", type=float, default=35.0, show_default=True,
+                 help="INT8: minimum PSNR (dB) of the fused face region vs FP32, per tier."),
+    click.option("--gate-residual-ratio", type=float, default=1.0, show_default=True,
+                 help="INT8: maximum mean |int8 - fp32| / mean |fp32 - composite|."),
+    click.option("--calibration-dir", type=click.Path(path_type=Path, file_okay=False),
+                 default=None, help="INT8: cache of calibration sets (`fuse-trt calibrate`)."),
+    click.option("--calibration-size", type=click.IntRange(1, 100_000), default=DEFAULT_SIZE,
+                 show_default=True, help="INT8: calibration samples over all tiers."),
+    click.option("--calibration-seed", type=int, default=0, show_default=True,
+                 help="INT8: seed of the calibration set."),
+]
 
 
-def int8_options(keep_fp: str | None, int8_ops: str, gate_psnr: float, gate_residual_ratio: float,
-                 calibration_dir: Path | None, calibration_size: int, calibration_seed: int):
-    """The typed INT8 configuration of `fuse-trt build` (calibration.options.Int8Options)."""
+def int8_step(keep_fp: str | None, int8_ops: str, gate_psnr: float, gate_residual_ratio: float,
+              calibration_dir: Path | None, calibration_size: int, calibration_seed: int):
+    """The INT8 step `fuse-trt build` injects into the build (calibration.step.CalibratedInt8)."""
     from fuse_trt.calibration.options import Int8Options
+    from fuse_trt.calibration.step import CalibratedInt8
 
-    return Int8Options.from_cli(keep_fp=keep_fp, int8_ops=int8_ops, gate_psnr=gate_psnr,
-                                gate_residual_ratio=gate_residual_ratio,
-                                calibration_size=calibration_size,
-                                calibration_seed=calibration_seed, calibration_dir=calibration_dir)
+    return CalibratedInt8(Int8Options.from_cli(
+        keep_fp=keep_fp, int8_ops=int8_ops, gate_psnr=gate_psnr,
+        gate_residual_ratio=gate_residual_ratio, calibration_size=calibration_size,
+        calibration_seed=calibration_seed, calibration_dir=calibration_dir))
+
+
+int8_build_options = option_group("int8", _INT8_OPTIONS, int8_step)

@@ -1,6 +1,9 @@
 """decode -> detect -> fuse -> encode, one thread per stage joined by bounded queues, so that
 decoding and encoding overlap inference (OpenCV and ONNX Runtime release the GIL).
 
+Frames stay in OpenCV's BGR order from decode to encode; only the face regions the fusion
+reads and writes are converted (the API's convention is RGB).
+
 Every input frame is accounted for: written, or counted as a drop (failed decode, late on a
 live source, discarded by an abort). A first stop request (Ctrl-C, SIGTERM,
 :meth:`Pipeline.request_stop`) stops reading and lets the frames in flight finish; a second
@@ -87,7 +90,7 @@ class Pipeline:
                                "choose faces with StreamConfig.face")
         self.fusion, self.source, self.sink, self.config = fusion, source, sink, config
         self.tracker = FaceTracker(FaceDetector(fusion.config.detector), config.tracker,
-                                   source.info.fps)
+                                   source.info.fps, bgr=True)
         self._drop_late = source.info.live if config.drop_late is None else config.drop_late
         mapping = fusion.mapping
         self.assignment = None if mapping is None else TrackAssignment(mapping.references,
@@ -196,7 +199,7 @@ class Pipeline:
 
     # -- stages ----------------------------------------------------------------------
     def _timed_frames(self) -> Iterator[np.ndarray | None]:
-        frames = self.source.frames()
+        frames = self.source.frames(bgr=True)
         while True:
             start = time.perf_counter()
             frame = next(frames, _END)
@@ -255,7 +258,7 @@ class Pipeline:
         """(face, source) per tracked face; a track keeps its source while it lives."""
         by_track = {face.track: face for face in faces}
         held = self.assignment.update(list(by_track), lambda track: self.fusion.embed_face(
-            item.image, by_track[track]))
+            item.image, by_track[track], bgr=True))
         if held != self.last_assignment:
             log.info("frame %d: track -> source %s", item.index, held)
         self.last_assignment = held
@@ -265,7 +268,7 @@ class Pipeline:
         try:
             assigned = self._assign(item, faces) if self.assignment else None
             fused = self.fusion.fuse(item.image, faces=faces, require_face=False,
-                                     assigned=assigned)
+                                     assigned=assigned, bgr=True)
         except (FuseTrtError, cv2.error) as error:  # one odd frame must not end a camera feed
             log.warning("frame %d left unchanged: %s", item.index, error)
             self.stats.count("fuse_errors")
@@ -276,7 +279,7 @@ class Pipeline:
 
     def _encode(self, item: _Frame) -> _Frame:
         start = time.perf_counter()
-        self.sink.write(item.image)
+        self.sink.write(item.image, bgr=True)
         self.stats.timed("encode", time.perf_counter() - start)
         self.stats.frame_written()
         return item

@@ -36,7 +36,7 @@ class NullSink:
     def __init__(self) -> None:
         self.frames = 0
 
-    def write(self, frame: np.ndarray) -> None:
+    def write(self, frame: np.ndarray, bgr: bool = False) -> None:
         self.frames += 1
 
     def close(self) -> None:
@@ -64,7 +64,8 @@ def check_output_path(path: Path) -> str:
 
 
 class VideoSink(NullSink):
-    """RGB frames -> a video file; opened at the first frame, whose size it keeps."""
+    """RGB (or, with ``write(..., bgr=True)``, BGR) frames -> a video file; opened at the first
+    frame, whose size it keeps."""
 
     def __init__(self, path: str | Path, fps: float):
         super().__init__()
@@ -85,13 +86,13 @@ class VideoSink(NullSink):
             raise FuseTrtError(f"{self.path}: OpenCV cannot encode {self.fourcc} video here")
         self._writer, self._size = writer, (width, height)
 
-    def write(self, frame: np.ndarray) -> None:
+    def write(self, frame: np.ndarray, bgr: bool = False) -> None:
         height, width = frame.shape[:2]
         if self._writer is None:
             self._open(width, height)
         if (width, height) != self._size:
             frame = cv2.resize(frame, self._size, interpolation=cv2.INTER_AREA)
-        self._writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        self._writer.write(frame if bgr else cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
         self.frames += 1
 
     def close(self) -> None:

@@ -1,7 +1,9 @@
 """Where frames come from: a video file, a camera index or any OpenCV capture string
 (a GStreamer pipeline on Jetson, an RTSP URL).
 
-Frames come out as RGB uint8, the package's one colour convention. A frame that fails to
+Frames come out as RGB uint8, the package's one colour convention, or as decoded (BGR) when
+asked: the stream pipeline keeps OpenCV's order end to end and converts only face regions. A
+frame that fails to
 decode is reported as ``None`` and the stream goes on. OpenCV answers a failed decode and the
 end of a stream the same way (``grab()`` returns False), so a failed read is only reported as
 a decode failure once a later read succeeds; ``max_read_failures`` failures in a row end the
@@ -76,7 +78,8 @@ def _describe(spec: str, kind: str, capture: cv2.VideoCapture) -> SourceInfo:
 
 
 class VideoSource:
-    """An opened capture; iterate :meth:`frames` for RGB frames (``None``: failed decode)."""
+    """An opened capture; iterate :meth:`frames` for RGB (or BGR) frames (``None``: failed
+    decode)."""
 
     def __init__(self, spec: str | int, max_read_failures: int = 30):
         spec = str(spec)
@@ -95,11 +98,11 @@ class VideoSource:
         ok, bgr = self._capture.retrieve()
         return bgr if ok and bgr is not None and bgr.size else None
 
-    def frames(self) -> Iterator[np.ndarray | None]:
+    def frames(self, bgr: bool = False) -> Iterator[np.ndarray | None]:
         pending = 0
         while self._capture is not None:
-            bgr = self._read()
-            if bgr is None:
+            decoded = self._read()
+            if decoded is None:
                 pending += 1
                 if pending >= self.max_read_failures:
                     log.debug("%s: end of stream after %d failed reads", self.info.name, pending)
@@ -109,7 +112,7 @@ class VideoSource:
                 log.warning("%s: %d frame(s) failed to decode; skipped", self.info.name, pending)
             yield from [None] * pending
             pending = 0
-            yield cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            yield decoded if bgr else cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
 
     def close(self) -> None:
         if self._capture is not None:

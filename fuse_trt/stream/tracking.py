@@ -24,7 +24,7 @@ import numpy as np
 
 from fuse_trt.engine.faces import Face, FaceDetector, similarity_transform
 from fuse_trt.engine.faces.align import transform_points
-from fuse_trt.engine.errors import NoFaceError
+from fuse_trt.engine.errors import ConfigError, NoFaceError
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class SmoothingConfig:
 
     def __post_init__(self) -> None:
         if self.min_cutoff_hz <= 0 or self.d_cutoff_hz <= 0 or self.beta < 0:
-            raise ValueError("cutoffs must be positive and beta non-negative")
+            raise ConfigError("smoothing cutoffs must be positive and beta non-negative")
 
 
 @dataclass(frozen=True)
@@ -129,16 +129,18 @@ class _Track:
 class FaceTracker:
     """Faces per frame, largest first: detected, or tracked from the previous frame.
 
-    One tracker per stream and thread (it holds the previous frame and a detector).
+    One tracker per stream and thread (it holds the previous frame and a detector). Frames
+    are RGB, or BGR with ``bgr``.
     """
 
     def __init__(self, detector: FaceDetector, config: TrackerConfig = TrackerConfig(),
-                 fps: float = 30.0):
+                 fps: float = 30.0, bgr: bool = False):
         if config.every < 1:
-            raise ValueError(f"every must be >= 1, got {config.every}")
+            raise ConfigError(f"every must be at least 1, got {config.every}")
         self.detector = detector
         self.config = config
         self.fps = float(fps)
+        self.bgr = bgr
         self._tracks: list[_Track] = []
         self._previous: np.ndarray | None = None  # grey frame, kept only when tracking
         self._last_detection = -(10 ** 9)
@@ -146,7 +148,8 @@ class FaceTracker:
 
     def update(self, frame: np.ndarray, index: int) -> tuple[list[Face], bool]:
         """The faces in ``frame`` (the ``index``-th of the stream) and whether it was detected."""
-        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) if self.config.every > 1 else None
+        to_grey = cv2.COLOR_BGR2GRAY if self.bgr else cv2.COLOR_RGB2GRAY
+        grey = cv2.cvtColor(frame, to_grey) if self.config.every > 1 else None
         due = index - self._last_detection >= self.config.every
         detected = due or not self._tracks or not self._follow(grey, index)
         if detected:
@@ -159,7 +162,7 @@ class FaceTracker:
         self._last_detection = index
         unmatched = list(self._tracks)
         tracks = []
-        for face in self.detector.detect(frame):
+        for face in self.detector.detect(frame, bgr=self.bgr):
             track = self._match(face, unmatched)
             if track is None:
                 self._next_track_id += 1

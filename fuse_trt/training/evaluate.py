@@ -14,13 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from fuse_trt.training.images import FACE_PHOTOS, HELD_OUT_IMAGES, load_image
-from fuse_trt.training.pairs import (Pair, PairConfig, make_pair, planar,
-                                                  random_crop, random_landmarks)
+from fuse_trt.training.pairs import Pair, PairConfig, make_pair, random_crop, random_landmarks
 from fuse_trt.engine.bundle import Bundle
 from fuse_trt.engine.choices import ArtifactKind
 from fuse_trt.engine.faces import (FaceDetector, alpha_blend, fusion_region, naive_paste,
                                    seam_band, seamless_clone)
-from fuse_trt.engine.fusion_input import from_planar
+from fuse_trt.engine.metrics import psnr
+from fuse_trt.engine.spec import from_planar
 from fuse_trt.runtime.protocol import Backend
 
 log = logging.getLogger("fuse_trt")
@@ -44,16 +44,6 @@ class Scores:
     whole: float
     in_mask: float
     seam: float
-
-
-def psnr(output: np.ndarray, target: np.ndarray, weight: np.ndarray | None = None) -> float:
-    """PSNR of uint8 images, over the pixels weighted by ``weight`` (HxW) if given."""
-    error = (output.astype(np.float64) - target.astype(np.float64)) ** 2 / 255.0 ** 2
-    if weight is None:
-        mse = float(error.mean())
-    else:
-        mse = float((error * weight[:, :, None]).sum() / (3.0 * weight.sum() + 1e-12))
-    return 10.0 * np.log10(1.0 / max(mse, 1e-12))
 
 
 def scores(output: np.ndarray, pair: Pair) -> tuple[float, float, float]:
@@ -100,12 +90,9 @@ def unet_refiner(bundle: Bundle, backend: Backend) -> Callable[[Pair], np.ndarra
     """Runs the UNet on one pair as the pipeline does: plan into a tier, infer, undo the plan."""
     def refine(pair: Pair) -> np.ndarray:
         plan = bundle.tiers.plan(*pair.target.shape[:2])
-        inputs = pair.inputs
-        feed = {"composite": planar(plan.apply(inputs.composite))[None],
-                "mask": planar(plan.apply(inputs.mask[:, :, None]))[None],
-                "context": planar(plan.apply(inputs.context))[None]}
+        feed = backend.spec.feed([pair.inputs.images], [plan])
         fused = backend.infer(plan.tier, feed)[backend.spec.output_names[0]][0]
-        return alpha_blend(plan.undo(from_planar(fused)), pair.target, inputs.support)
+        return alpha_blend(plan.undo(from_planar(fused)), pair.target, pair.inputs.support)
     return refine
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fuse_trt.engine.spec import FUSION_SPEC
 from fuse_trt.training.images import TRAIN_IMAGES, load_images
 from fuse_trt.training.pairs import PairConfig, random_batch
 from fuse_trt.engine.unet import (DEFAULT_UNET_CONFIG, TINY_UNET_CONFIG, FusionUNet,
@@ -100,7 +101,7 @@ def _phase_parameters(model: FusionUNet, phase: PhaseConfig) -> list[torch.nn.Pa
 
 
 def _forward(model: FusionUNet, batch: dict[str, torch.Tensor], phase: PhaseConfig):
-    inputs = (batch["composite"], batch["mask"], batch["context"])
+    inputs = tuple(batch[name] for name in FUSION_SPEC.input_names)
     return model(*inputs) if phase.whole_network else model.colour_corrected(*inputs)
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from fuse_trt.engine.faces import ARCFACE_TEMPLATE_112
 from fuse_trt.engine.fusion_input import ClassicalInputs, classical_inputs, face_size
+from fuse_trt.engine.spec import FUSION_SPEC
 
 TEMPLATE_CENTRE_112 = np.array([56.0, 70.0])
 
@@ -144,19 +145,18 @@ def random_pair(images: list[np.ndarray], rng: np.random.Generator,
     return make_pair(crop, random_landmarks(config.size, rng, config), rng, config)
 
 
-def planar(image: np.ndarray) -> np.ndarray:
-    """HxW[xC] uint8 or float -> CxHxW float32 0..1."""
-    array = image.astype(np.float32) / (255.0 if image.dtype == np.uint8 else 1.0)
-    return (array[:, :, None] if array.ndim == 2 else array).transpose(2, 0, 1)
+def pair_batch(pairs: list[Pair]) -> dict[str, np.ndarray]:
+    """The network's inputs (as the spec feeds them) and the ground truth ``target``."""
+    batch = FUSION_SPEC.feed([pair.inputs.images for pair in pairs])
+    batch["target"] = FUSION_SPEC.outputs[0].batch([pair.target for pair in pairs])
+    return batch
 
 
 def pair_arrays(pair: Pair) -> dict[str, np.ndarray]:
-    """The network's inputs and the ground truth as CxHxW float32 arrays."""
-    return {"composite": planar(pair.inputs.composite), "mask": planar(pair.inputs.mask),
-            "context": planar(pair.inputs.context), "target": planar(pair.target)}
+    """One pair's inputs and ground truth, CxHxW float32 each."""
+    return {name: array[0] for name, array in pair_batch([pair]).items()}
 
 
 def random_batch(images: list[np.ndarray], rng: np.random.Generator, batch_size: int,
                  config: PairConfig = PairConfig()) -> dict[str, np.ndarray]:
-    arrays = [pair_arrays(random_pair(images, rng, config)) for _ in range(batch_size)]
-    return {name: np.stack([a[name] for a in arrays]) for name in arrays[0]}
+    return pair_batch([random_pair(images, rng, config) for _ in range(batch_size)])

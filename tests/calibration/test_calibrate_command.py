@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from fuse_trt.calibration.cache import cache_path, load_samples
 from fuse_trt.calibration.dataset import CalibrationConfig
 from fuse_trt.calibration.options import Int8Options
-from fuse_trt.commands.calibrate import calibrate_command, int8_build_options, int8_options
+from fuse_trt.commands.calibrate import calibrate_command, int8_build_options
 
 
 def test_calibrate_builds_and_caches_both_sets(calibration_bundle_template, tmp_path):
@@ -36,8 +36,8 @@ def test_build_options_make_the_int8_options_the_steps_read(tmp_path):
 
     @click.command()
     @int8_build_options
-    def build(**options):
-        captured["options"] = int8_options(**options)
+    def build(int8):
+        captured["options"] = int8.options
 
     args = ["--keep-fp", "/a/Conv,/b/Conv", "--int8-ops", "all", "--gate-psnr", "40",
             "--calibration-dir", str(tmp_path), "--calibration-size", "30"]

@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fuse_trt.engine.errors import ConfigError
 from fuse_trt.engine.tiers import DEFAULT_TIERS, TierTable
 
 sizes = st.integers(min_value=1, max_value=8000)
@@ -98,3 +99,8 @@ def test_table_round_trips_through_json():
 def test_tier_edges_must_be_stride_multiples():
     with pytest.raises(ValueError, match="multiples of stride"):
         TierTable.from_short_edges((500, 768), stride=16)
+
+
+def test_the_batch_range_must_hold_one_face():
+    with pytest.raises(ConfigError, match="max_batch must be at least 1"):
+        TierTable.from_short_edges((512,), max_batch=0)

@@ -8,7 +8,8 @@ import pytest
 
 from fuse_trt.api import FaceFusion, FusionConfig
 from fuse_trt.engine.errors import FuseTrtError
-from fuse_trt.stream import Pipeline, StreamConfig, TrackerConfig, VideoSource, open_sink
+from fuse_trt.stream import (Pipeline, SmoothingConfig, StreamConfig, TrackerConfig, VideoSource,
+                             open_sink)
 
 
 @pytest.fixture(scope="module")
@@ -156,3 +157,35 @@ def test_stats_json_matches_the_counts(classic, mixed_video, tmp_path):
     data = json.loads(stats.write_json(tmp_path / "stats.json").read_text())
     assert data["frames_out"] == data["frames_in"] - data["drops"] == 3
     assert data["decode_failures"] == 1 and data["source_kind"] == "file"
+
+
+class RecordingSink:
+    """Keeps every frame it is given, as RGB."""
+
+    path = None
+
+    def __init__(self):
+        self.frames = []
+
+    def write(self, frame, bgr=False):
+        self.frames.append(frame[:, :, ::-1].copy() if bgr else frame.copy())
+
+    def close(self):
+        pass
+
+
+def test_the_stream_writes_exactly_what_the_api_fuses(grace, astronaut, tmp_path, kit):
+    # The stream keeps frames BGR and converts only the face regions: the pixels must be
+    # those of the RGB API on the same decoded frames.
+    path = kit.write_video(tmp_path / "pan.avi", kit.pan(astronaut, 3, step=3))
+    with FaceFusion(FusionConfig(blend="unet", face="all")) as fusion, \
+            VideoSource(path) as source:
+        fusion.set_source(grace)
+        sink = RecordingSink()
+        raw_faces = TrackerConfig(smoothing=SmoothingConfig(enabled=False))
+        Pipeline(fusion, source, sink, StreamConfig(tracker=raw_faces)).run()
+        with VideoSource(path) as again:
+            expected = [fusion.fuse(frame) for frame in again.frames()]
+    assert len(sink.frames) == len(expected) == 3
+    for written, fused in zip(sink.frames, expected):
+        np.testing.assert_array_equal(written, fused)

@@ -156,7 +156,7 @@ def test_the_calibrator_factory_gets_the_tensorrt_module(trt10, tiers, tmp_path)
 def test_dla_plans_are_static_with_gpu_fallback(trt10, tiers, tmp_path):
     from fuse_trt.build_engine.tensorrt_builder import build_plan as build_one
 
-    job = job_for(tmp_path, tiers, dla_core=1, dla_tiers=("32", "48", "64"))
+    job = job_for(tmp_path, tiers, precision="fp16", dla_core=1, dla_tiers=("32", "48", "64"))
     plan = build_one(PlanJob(**{**job.__dict__, "on_dla": True}))
     header = plan_header(plan)
     assert plan.name.endswith(".fp16.dla1.plan") and header["dla_core"] == 1

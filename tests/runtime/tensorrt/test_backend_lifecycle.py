@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from fuse_trt.engine.errors import BackendClosedError, PlanMismatchError
+from fuse_trt.engine.errors import BackendClosedError, InferenceError, PlanMismatchError
 from fuse_trt.engine.spec import FUSION_SPEC
 from fuse_trt.engine.tiers import TierTable
 from fuse_trt.runtime.plan_sidecar import sidecar_path
@@ -50,7 +50,7 @@ def test_a_failed_execution_leaves_no_work_in_flight(trt10, tiers, tmp_path):
     plan = build_plan(tmp_path, FUSION_SPEC, tiers)
     backend = TensorRTBackend(plan, FUSION_SPEC, tiers, "fp32").activate()
     trt10.emulation.fail_executions = 1
-    with pytest.raises(RuntimeError, match="execute_async_v3 failed"):
+    with pytest.raises(InferenceError, match="execute_async_v3 failed"):
         backend.infer("32", feed_for(FUSION_SPEC, 1, 32, 32))
     assert not trt10.gpu.pending_work()
     assert backend.infer("32", feed_for(FUSION_SPEC, 1, 32, 32))["fused"].shape == (1, 3, 32, 32)

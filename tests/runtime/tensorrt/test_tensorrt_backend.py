@@ -167,6 +167,17 @@ def test_memory_reports_weights_scratch_and_buffers(emulated, tiers, tmp_path):
     assert per_profile == (not emulated.version.startswith("8."))  # 8.6 reports one size
 
 
+def test_a_failed_execution_is_a_typed_one_line_error(trt10, tiers, tmp_path, monkeypatch):
+    from fuse_trt.engine.errors import FuseTrtError, InferenceError
+
+    plan = build_plan(tmp_path, FUSION_SPEC, tiers, "fp32")
+    with TensorRTBackend(plan, FUSION_SPEC, tiers, "fp32") as backend:
+        tier, feed = next(tier_feeds(FUSION_SPEC, tiers))
+        context = backend._loaded.slots[tier.name].context
+        monkeypatch.setattr(type(context), "execute_async_v3", lambda self, stream: False)
+        with pytest.raises(InferenceError, match="execute_async_v3 failed for tier 32") as error:
+            backend.infer(tier, feed)
+    assert isinstance(error.value, FuseTrtError) and "\n" not in str(error.value)
 @pytest.mark.parametrize("integrated", [False, True], ids=["discrete", "jetson"])
 @pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
 def test_the_backend_allocates_exactly_the_memory_plan(integrated, spec, tiers, tmp_path,

@@ -21,9 +21,24 @@ def build_plan(bundle_dir: Path, spec: ModelSpec, tiers: TierTable, precision: s
     if precision == "int8":
         config = {**int8_inputs(bundle_dir, spec, tiers, config.get("strongly_typed", False)),
                   **config}
+    if precision == "fp16":
+        config = {**fp16_input(bundle_dir, onnx_path, config.get("strongly_typed", False)),
+                  **config}
     [plan] = build_tensorrt_plans(bundle_dir, onnx_path, spec, tiers,
                                   TensorRTBuildConfig(precision=precision, **config))
     return plan
+
+
+def fp16_input(bundle_dir: Path, onnx_path: Path, strongly_typed: bool) -> dict:
+    """The FP16-I/O ONNX where the running version builds FP16 from one, as the pipeline
+    makes it."""
+    from fuse_trt.build_engine.fp16_onnx import fp16_onnx
+    from fuse_trt.build_engine.pipeline import FP16_IO_ONNX_NAME
+
+    if load_tensorrt().precision_recipe("fp16", strongly_typed).onnx_variant != "fp16":
+        return {}
+    return {"fp16_onnx": fp16_onnx(onnx_path, bundle_dir / FP16_IO_ONNX_NAME,
+                                   keep_io_types=False)}
 
 
 def int8_inputs(bundle_dir: Path, spec: ModelSpec, tiers: TierTable, strongly_typed: bool) -> dict:
