@@ -12,12 +12,16 @@ from pathlib import Path
 import click
 
 from fuse_trt.commands.bench import bench_command
+from fuse_trt.commands.checks import check_face_choice, check_finite
 from fuse_trt.commands.calibrate import calibrate_command, int8_build_options, int8_options
 from fuse_trt.commands.stream import stream_command
 from fuse_trt.commands.train import train_command
 from fuse_trt.choices import (BACKEND_CHOICES, BLEND_CHOICES, DEFAULT_BLEND, PRECISION_CHOICES,
                               REGION_CHOICES)
 from fuse_trt.engine.errors import FuseTrtError
+
+TIER_EDGE_RANGE = (64, 2048)  # short edges a tier may have; 2048 already means 4096x4096 inputs
+
 
 def parse_tiers(value: str) -> tuple[int, ...]:
     try:
@@ -27,15 +31,27 @@ def parse_tiers(value: str) -> tuple[int, ...]:
                                  f"got {value!r}") from None
     if not edges:
         raise click.BadParameter("at least one tier is needed")
+    low, high = TIER_EDGE_RANGE
+    outside = [edge for edge in edges if not low <= edge <= high]
+    if outside:
+        raise click.BadParameter(f"tier short edges must lie in {low}..{high}, got "
+                                 f"{', '.join(map(str, outside))}")
+    if len(set(edges)) != len(edges):
+        raise click.BadParameter(f"each tier once, got {value!r}")
     return edges
+
+
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 def cli(verbose: int) -> None:
     """UNet face fusion compiled for TensorRT, with an ONNX Runtime CPU path."""
+    from fuse_trt.commands.native_logs import quiet_native_logs
+
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s: %(message)s")
+    quiet_native_logs(verbose)
 
 
 @cli.command()
@@ -53,20 +69,20 @@ def cli(verbose: int) -> None:
 @click.option("--region", type=click.Choice(REGION_CHOICES), default="face", show_default=True,
               help="Run the UNet on the face with context, or on the whole frame.")
 @click.option("--ratio", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True,
-              help="0 keeps the target's face, 1 pastes the source's.")
+              callback=check_finite, help="0 keeps the target's face, 1 pastes the source's.")
 @click.option("--face", "face_choice", default="largest", show_default=True,
-              help="Which target face: largest, all, or an index (largest first).")
+              callback=check_face_choice, help="Which target face: largest, all, or an index (largest first).")
 def fuse(source: str, target: str, output: Path, bundle: Path | None, backend: str,
          precision: str, blend: str, region: str, ratio: float, face_choice: str) -> None:
     """Fuse the face in SOURCE onto the face(s) in TARGET. SOURCE/TARGET may be sample:NAME."""
     from fuse_trt.api import FaceFusion, FusionConfig
     from fuse_trt.engine.faces.samples import resolve_image_path
+    from fuse_trt.engine.files import check_output_file
     from fuse_trt.engine.images import read_image, write_image
 
+    check_output_file(output)
     source_image = read_image(resolve_image_path(source))
     target_image = read_image(resolve_image_path(target))
-    if output.is_dir():
-        raise FuseTrtError(f"{output}: is a directory; give an output file name such as out.png")
     config = FusionConfig(bundle=bundle, backend=backend, precision=precision, blend=blend,
                           region=region, ratio=ratio, face=face_choice)
     with FaceFusion(config) as fusion:
@@ -125,28 +141,35 @@ def tensorrt_config(workspace_mib: int, strongly_typed: bool, hardware_compat: b
               "names (docs/quality.md), instead of a FusionUNet.")
 @click.option("--stride", type=click.IntRange(1), default=16, show_default=True,
               help="With --onnx: the model's stride (H and W are padded to a multiple).")
+@click.option("--force", is_flag=True,
+              help="Replace a bundle at -o that this build cannot extend (other tiers, weights "
+              "or opset); without it such a build is refused.")
 @int8_build_options
 @tensorrt_build_options
 def build(output: Path, backend: str, precision: str, tier_edges: str, max_batch: int,
-          opset: int, weights: Path | None, onnx_model: Path | None, stride: int,
+          opset: int, weights: Path | None, onnx_model: Path | None, stride: int, force: bool,
           **options) -> None:
     """Export the fusion UNet to ONNX and build the artifacts for a backend and precision."""
     from fuse_trt.build_engine.bundle_builder import BuildConfig
+    from fuse_trt.build_engine.inputs import check_onnx_file, check_weights_file
     from fuse_trt.build_engine.pipeline import build_bundle
     from fuse_trt.calibration.step import CalibratedInt8
+    from fuse_trt.engine.files import check_output_directory
     from fuse_trt.models import default_bundle_dir
 
-    for given in (weights, onnx_model):
-        if given is not None and not given.is_file():
-            raise FuseTrtError(f"{given}: file not found")
     if weights is not None and onnx_model is not None:
         raise FuseTrtError("give --weights (a FusionUNet) or --onnx (your own model), not both")
+    check_output_directory(output)
+    if weights is not None:
+        check_weights_file(weights)
+    if onnx_model is not None:
+        check_onnx_file(onnx_model)
     int8_keys = ("keep_fp", "int8_ops", "gate_psnr", "gate_residual_ratio", "calibration_dir",
                  "calibration_size", "calibration_seed")
     config = BuildConfig(
         backend=backend, precision=precision, tier_short_edges=parse_tiers(tier_edges),
         max_batch=max_batch, opset=opset, weights=weights, onnx=onnx_model, stride=stride,
-        source_bundle=default_bundle_dir(),
+        source_bundle=default_bundle_dir(), replace_existing=force,
         int8=CalibratedInt8(int8_options(**{key: options.pop(key) for key in int8_keys})),
         tensorrt=tensorrt_config(**options))
     bundle = build_bundle(output, config)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from fuse_trt.commands.checks import check_face_choice
 from fuse_trt.choices import BACKEND_CHOICES, BLEND_CHOICES, DEFAULT_BLEND, PRECISION_CHOICES
 
 if TYPE_CHECKING:
@@ -17,12 +18,6 @@ if TYPE_CHECKING:
     from fuse_trt.stream import StreamConfig, StreamStats
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
-
-
-def _check_face_choice(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    if value not in ("largest", "all") and not value.isdigit():
-        raise click.BadParameter(f"expected largest, all or an index, got {value!r}")
-    return value
 
 
 @click.command("stream")
@@ -46,7 +41,7 @@ def _check_face_choice(ctx: click.Context, param: click.Parameter, value: str) -
 @click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
               help="Run the detector every N frames; track landmarks in between.")
 @click.option("--face", "face_choice", default="largest", show_default=True,
-              callback=_check_face_choice,
+              callback=check_face_choice,
               help="Which faces: largest, all, or an index (largest first).")
 @click.option("--smooth/--no-smooth", default=True, show_default=True,
               help="Smooth landmarks across frames (One Euro filter).")
@@ -63,11 +58,16 @@ def stream_command(input_spec: str, source_face: str, output: str, bundle: Path 
     from fuse_trt.api import FusionConfig
     from fuse_trt.engine.faces.samples import resolve_image_path
     from fuse_trt.engine.images import read_image
-    from fuse_trt.engine.errors import FuseTrtError
     from fuse_trt.stream import SmoothingConfig, StreamConfig, TrackerConfig, summary_lines
 
-    if json_path is not None and not json_path.parent.is_dir():
-        raise FuseTrtError(f"{json_path}: directory {json_path.parent} does not exist")
+    from fuse_trt.engine.errors import FuseTrtError
+    from fuse_trt.engine.files import check_output_file
+    from fuse_trt.stream.sinks import NO_OUTPUT, check_output_path
+
+    if json_path is not None:
+        check_output_file(json_path)
+    if output != NO_OUTPUT:
+        check_output_path(Path(output))
     face_image = read_image(resolve_image_path(source_face)).rgb
     config = StreamConfig(face=face_choice, max_frames=max_frames, tracker=TrackerConfig(
         every=every, smoothing=SmoothingConfig(enabled=smooth)))
@@ -75,7 +75,8 @@ def stream_command(input_spec: str, source_face: str, output: str, bundle: Path 
                                  blend=blend, face="all")
     info = {"blend": blend, "precision": precision, "face": face_choice, "every": every,
             "smooth": smooth}
-    stats, received = _run(input_spec, output, face_image, fusion_config, config, info, progress)
+    stats, received, short_read = _run(input_spec, output, face_image, fusion_config, config,
+                                       info, progress)
     for text in summary_lines(stats):
         click.echo(text)
     if json_path is not None:
@@ -83,10 +84,13 @@ def stream_command(input_spec: str, source_face: str, output: str, bundle: Path 
     if received:
         click.echo(f"stopped by {signal.Signals(received[0]).name}; output finalised", err=True)
         sys.exit(EXIT_CODES.get(received[0], 1))
+    if short_read is not None:
+        raise FuseTrtError(f"{short_read}; the output holds the frames read")
 
 
 def _run(input_spec: str, output: str, face_image: np.ndarray, fusion_config: FusionConfig,
-         config: StreamConfig, info: dict, progress: bool | None) -> tuple[StreamStats, list[int]]:
+         config: StreamConfig, info: dict,
+         progress: bool | None) -> tuple[StreamStats, list[int], str | None]:
     """Open everything, run the pipeline with Ctrl-C/SIGTERM as stop requests, close."""
     from fuse_trt.api import FaceFusion
     from fuse_trt.stream import Pipeline, ProgressLine, VideoSource, open_sink, stop_on_signals
@@ -102,4 +106,4 @@ def _run(input_spec: str, output: str, face_image: np.ndarray, fusion_config: Fu
             stats = pipeline.run(line)
         if line is not None:
             line.close()
-    return stats, received
+    return stats, received, video.short_read()
