@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from fuse_trt.engine.faces import (Face, Region, alpha_blend, colour_transfer_lab,
-                                   dilate_mask, face_mask, fusion_region, paste_back,
+                                   dilate_mask, face_mask, fusion_region, gaussian_blur, paste_back,
                                    seamless_clone, similarity_transform, warp_image)
 from fuse_trt.engine.tiers import TierPlan
 
@@ -67,8 +67,9 @@ def classical_inputs(warped: np.ndarray, target: np.ndarray, landmarks: np.ndarr
     mask = face_mask(target.shape[:2], landmarks)
     band = max(2, int(round(0.08 * face_size(landmarks))))
     hole = dilate_mask(mask, band)
-    support = cv2.GaussianBlur(dilate_mask(mask, 2 * band), (0, 0), band / 2)
-    context = (target * (1.0 - hole[:, :, None])).astype(np.uint8)
+    support = gaussian_blur(dilate_mask(mask, 2 * band), band / 2)
+    context = target.copy()
+    context[hole > 0] = 0  # the hole is binary: the target with the hole zeroed
     if blend == "seamless":
         composite = seamless_clone(warped, target, mask)
     else:

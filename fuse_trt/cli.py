@@ -179,11 +179,24 @@ def build(output: Path, backend: str, precision: str, tier_edges: str, max_batch
 
 @cli.command()
 @click.argument("bundle", required=False, type=click.Path(path_type=Path))
-def info(bundle: Path | None) -> None:
+@click.option("--verify/--no-verify", default=True, show_default=True,
+              help="Check every artifact's sha256 against the manifest; exit 1 naming any "
+              "that is missing or changed.")
+def info(bundle: Path | None, verify: bool) -> None:
     """Versions, available backends, the tier table and what a bundle holds."""
+    from fuse_trt.engine.bundle import Bundle
+    from fuse_trt.engine.errors import BundleError
     from fuse_trt.info import describe
+    from fuse_trt.models import default_bundle_dir
 
     click.echo(describe(bundle))
+    loaded = Bundle.load(bundle or default_bundle_dir())
+    problems = loaded.verify() if verify else []
+    if problems:
+        raise BundleError(f"{loaded.directory}: {len(problems)} artifact(s) fail verification: "
+                          + "; ".join(problems))
+    if verify:
+        click.echo(f"verified: {len(loaded.manifest.artifacts)} artifacts match their sha256")
 
 
 for command in (calibrate_command, bench_command, stream_command, train_command):

@@ -94,6 +94,7 @@ def _run(input_spec: str, output: str, face_image: np.ndarray, fusion_config: Fu
     """Open everything, run the pipeline with Ctrl-C/SIGTERM as stop requests, close."""
     from fuse_trt.api import FaceFusion
     from fuse_trt.stream import Pipeline, ProgressLine, VideoSource, open_sink, stop_on_signals
+    from fuse_trt.stream.log_once import warnings_once_per_run
 
     with VideoSource(input_spec) as video, FaceFusion(fusion_config) as fusion:
         sink = open_sink(output, video.info.fps)
@@ -101,8 +102,9 @@ def _run(input_spec: str, output: str, face_image: np.ndarray, fusion_config: Fu
         pipeline = Pipeline(fusion, video, sink, config)
         backend = fusion.backend.name if fusion.backend is not None else "none"
         pipeline.stats.info.update(info, backend=backend)
-        line = ProgressLine(sys.stderr, tty=progress) if progress is not False else None
-        with stop_on_signals(pipeline.request_stop) as received:
+        show = sys.stderr.isatty() if progress is None else progress
+        line = ProgressLine(sys.stderr) if show else None
+        with stop_on_signals(pipeline.request_stop) as received, warnings_once_per_run():
             stats = pipeline.run(line)
         if line is not None:
             line.close()
