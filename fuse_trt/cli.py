@@ -175,6 +175,18 @@ def build(output: Path, backend: str, precision: str, tier_edges: str, max_batch
     bundle = build_bundle(output, config)
     click.echo(f"bundle {bundle.directory}: " + ", ".join(
         f"{a.file} ({a.kind}/{a.precision})" for a in bundle.manifest.artifacts))
+    for artifact in bundle.manifest.artifacts:
+        if "gate" in artifact.details:
+            click.echo(gate_summary(artifact.file, artifact.details["gate"]))
+
+
+def gate_summary(file: str, gate: dict) -> str:
+    """One line: the INT8 accuracy gate's verdict and its numbers per tier."""
+    tiers = "; ".join(
+        f"tier {name}: PSNR {'inf' if t['psnr_db'] is None else t['psnr_db']} dB, max |diff| "
+        f"{t['max_abs_diff']:.3g}, residual ratio {t['residual_ratio']}"
+        for name, t in gate["tiers"].items())
+    return f"{file}: INT8 gate {'passed' if gate['passed'] else 'FAILED'} ({tiers})"
 
 
 @cli.command()
