@@ -159,6 +159,10 @@ def build(output: Path, backend: str, precision: str, tier_edges: str, max_batch
 
     if weights is not None and onnx_model is not None:
         raise FuseTrtError("give --weights (a FusionUNet) or --onnx (your own model), not both")
+    edges = parse_tiers(tier_edges)
+    if any(edge % stride for edge in edges):
+        raise click.BadParameter(f"tier short edges must be multiples of the model's stride "
+                                 f"{stride}, got {tier_edges}", param_hint="--tiers")
     check_output_directory(output)
     if weights is not None:
         check_weights_file(weights)
@@ -167,7 +171,7 @@ def build(output: Path, backend: str, precision: str, tier_edges: str, max_batch
     int8_keys = ("keep_fp", "int8_ops", "gate_psnr", "gate_residual_ratio", "calibration_dir",
                  "calibration_size", "calibration_seed")
     config = BuildConfig(
-        backend=backend, precision=precision, tier_short_edges=parse_tiers(tier_edges),
+        backend=backend, precision=precision, tier_short_edges=edges,
         max_batch=max_batch, opset=opset, weights=weights, onnx=onnx_model, stride=stride,
         source_bundle=default_bundle_dir(), replace_existing=force,
         int8=CalibratedInt8(int8_options(**{key: options.pop(key) for key in int8_keys})),
