@@ -35,9 +35,9 @@ def parse_tiers(value: str) -> tuple[int, ...]:
     outside = [edge for edge in edges if not low <= edge <= high]
     if outside:
         raise click.BadParameter(f"tier short edges must lie in {low}..{high}, got "
-                                 f"{', '.join(map(str, outside))}")
+                                 f"{', '.join(map(str, outside))}", param_hint="--tiers")
     if len(set(edges)) != len(edges):
-        raise click.BadParameter(f"each tier once, got {value!r}")
+        raise click.BadParameter(f"each tier once, got {value!r}", param_hint="--tiers")
     return edges
 
 
