@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from fuse_trt.commands.checks import check_face_choice
-from fuse_trt.engine.choices import BackendName, Blend, FaceChoice, Precision
+from fuse_trt.engine.choices import BackendName, Blend, FaceChoice, Precision, values
 
 if TYPE_CHECKING:
     import numpy as np
@@ -60,10 +60,9 @@ def stream_command(input_spec: str, source_face: str, output: str, bundle: Path 
     from fuse_trt.api import FusionConfig
     from fuse_trt.engine.faces.samples import resolve_image_path
     from fuse_trt.engine.images import read_image
-    from fuse_trt.stream import SmoothingConfig, StreamConfig, TrackerConfig, summary_lines
-
     from fuse_trt.engine.errors import FuseTrtError
     from fuse_trt.engine.files import check_output_file
+    from fuse_trt.stream import SmoothingConfig, StreamConfig, TrackerConfig, summary_lines
     from fuse_trt.stream.sinks import NO_OUTPUT, check_output_path
 
     if json_path is not None:
