@@ -32,8 +32,7 @@ def _header(path: Path, max_pixels: int) -> tuple[tuple[int, int], int]:
 
     try:
         with Image.open(path) as header:
-            orientation = header.getexif().get(EXIF_ORIENTATION_TAG, 1)
-            return header.size, orientation if orientation in range(1, 9) else 1
+            return header.size, _orientation(header)
     except Image.DecompressionBombError as error:
         # Pillow's own limit lies above any sensible cap of ours.
         raise InputImageError(f"{path}: image dimensions are over the {max_pixels:,}-pixel cap "
@@ -53,6 +52,16 @@ def apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
     image = image[::-1] if flip_rows else image
     image = image[:, ::-1] if flip_cols else image
     return np.ascontiguousarray(image)
+
+
+def _orientation(header) -> int:
+    """The EXIF orientation, 1 (as stored) when there is none or it cannot be read (the
+    decoder then says whether the image itself is readable)."""
+    try:
+        orientation = header.getexif().get(EXIF_ORIENTATION_TAG, 1)
+    except (OSError, SyntaxError, ValueError):
+        return 1
+    return orientation if orientation in range(1, 9) else 1
 
 
 def _to_uint8(image: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ from fuse_trt.commands.train import train_command
 from fuse_trt.engine.choices import BackendName, Blend, Precision, Region, values
 from fuse_trt.engine.errors import FuseTrtError
 
-TIER_EDGE_RANGE = (64, 2048)  # short edges a tier may have; 2048 already means 4096x4096 inputs
+TIER_EDGE_RANGE = (16, 2048)  # short edges a tier may have; 2048 already means 4096x4096 inputs
 
 
 def parse_tiers(value: str) -> tuple[int, ...]:

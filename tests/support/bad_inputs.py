@@ -35,13 +35,13 @@ class Case:
 
 
 CASES = (
-    Case("tier 0", "3", ("build", "-o", "{out}/b", "--tiers", "0"), USAGE, "must lie in 64..2048"),
+    Case("tier 0", "3", ("build", "-o", "{out}/b", "--tiers", "0"), USAGE, "must lie in 16..2048"),
     Case("tier -512", "3", ("build", "-o", "{out}/b", "--tiers", "-512"), USAGE,
-         "must lie in 64..2048"),
+         "must lie in 16..2048"),
     Case("tier 500", "3", ("build", "-o", "{out}/b", "--tiers", "500"), USAGE,
          "multiples of the model's stride 16"),
     Case("tier 100000", "3", ("build", "-o", "{out}/b", "--tiers", "100000"), USAGE,
-         "must lie in 64..2048"),
+         "must lie in 16..2048"),
     Case("tier twice", "3", ("build", "-o", "{out}/b", "--tiers", "512,512"), USAGE,
          "each tier once"),
     Case("build -o a file", "3", ("build", "-o", "{png}"), RUNTIME, "exists and is not a directory"),
