@@ -13,11 +13,15 @@ import click
 
 from fuse_trt.commands.bench import bench_command
 from fuse_trt.commands.checks import check_face_choice, check_finite
+from fuse_trt.commands.doctor import doctor_command
+from fuse_trt.commands.export_triton import export_triton_command
 from fuse_trt.commands.calibrate import calibrate_command, int8_build_options, int8_options
 from fuse_trt.commands.stream import stream_command
+from fuse_trt.commands.targeting import targeting_options
 from fuse_trt.commands.train import train_command
 from fuse_trt.engine.choices import BackendName, Blend, Precision, Region, values
 from fuse_trt.engine.errors import FuseTrtError
+from fuse_trt.engine.progress import enable_phase_lines
 
 TIER_EDGE_RANGE = (16, 2048)  # short edges a tier may have; 2048 already means 4096x4096 inputs
 
@@ -40,9 +44,18 @@ def parse_tiers(value: str) -> tuple[int, ...]:
     return edges
 
 
+def _budget(context, parameter, value: str) -> int:
+    from fuse_trt.engine.memory_plan import parse_bytes
+
+    try:
+        return parse_bytes(value)
+    except FuseTrtError as error:
+        raise click.BadParameter(str(error)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="fuse-trt", prog_name="fuse-trt",
+                      message="%(prog)s %(version)s")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 def cli(verbose: int) -> None:
     """UNet face fusion compiled for TensorRT, with an ONNX Runtime CPU path."""
@@ -50,6 +63,7 @@ def cli(verbose: int) -> None:
 
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s: %(message)s")
+    enable_phase_lines()  # a line per long step (export, calibration, TensorRT build) on stderr
     quiet_native_logs(verbose)
 
 
@@ -57,7 +71,8 @@ def cli(verbose: int) -> None:
 @click.argument("source")
 @click.argument("target")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
-              help="Output image (.png, .jpg, .webp); written atomically.")
+              help="Output image (.png, .jpg, .webp), written atomically; with a folder or "
+              "glob TARGET, the output folder.")
 @click.option("--bundle", type=click.Path(path_type=Path), default=None,
               help="Bundle from `fuse-trt build`; default: the model shipped in the package.")
 @click.option("--backend", type=click.Choice(values(BackendName)),
@@ -66,6 +81,8 @@ def cli(verbose: int) -> None:
 @click.option("--precision", type=click.Choice(values(Precision)),
               default=Precision.FP32.value,
               show_default=True)
+@click.option("--url", default=None, metavar="HOST:PORT",
+              help="With --backend triton: the server (grpc://HOST:PORT for gRPC).")
 @click.option("--blend", type=click.Choice(values(Blend)), default=Blend.CLASSIC.value,
               show_default=True, help="classic: colour transfer + feathered paste; unet: the "
               "trained refiner (docs/quality.md); seamless: OpenCV Poisson blending.")
@@ -75,23 +92,31 @@ def cli(verbose: int) -> None:
 @click.option("--ratio", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True,
               callback=check_finite, help="0 keeps the target's face, 1 pastes the source's.")
 @click.option("--face", "face_choice", default="largest", show_default=True,
-              callback=check_face_choice,
-              help="Which target face: largest, all, or an index (largest first).")
+              callback=check_face_choice, help="Which target face: largest, all, or an index (largest first).")
+@targeting_options
 def fuse(source: str, target: str, output: Path, bundle: Path | None, backend: str,
-         precision: str, blend: str, region: str, ratio: float, face_choice: str) -> None:
-    """Fuse the face in SOURCE onto the face(s) in TARGET. SOURCE/TARGET may be sample:NAME."""
+         precision: str, url: str | None, blend: str, region: str, ratio: float,
+         face_choice: str, target_face: str | None, mapping: tuple, similarity: float) -> None:
+    """Fuse the face in SOURCE onto the face(s) in TARGET. SOURCE/TARGET may be sample:NAME;
+    TARGET may be a folder or a quoted glob ('shots/*.jpg'), then -o is a folder. With --map,
+    SOURCE is - (the sources come from the map)."""
     from fuse_trt.api import FaceFusion, FusionConfig
+    from fuse_trt.commands.batch import is_batch_target, run_batch
+    from fuse_trt.commands.targeting import apply_targeting
     from fuse_trt.engine.faces.samples import resolve_image_path
-    from fuse_trt.engine.files import check_output_file
+    from fuse_trt.engine.files import check_output_directory, check_output_file
     from fuse_trt.engine.images import read_image, write_image
 
-    check_output_file(output)
-    source_image = read_image(resolve_image_path(source))
-    target_image = read_image(resolve_image_path(target))
-    config = FusionConfig(bundle=bundle, backend=backend, precision=precision, blend=blend,
-                          region=region, ratio=ratio, face=face_choice)
+    batch = is_batch_target(target)
+    (check_output_directory if batch else check_output_file)(output)
+    target_image = None if batch else read_image(resolve_image_path(target))
+    config = FusionConfig(bundle=bundle, backend=backend, precision=precision, url=url,
+                          blend=blend, region=region, ratio=ratio, face=face_choice)
     with FaceFusion(config) as fusion:
-        fusion.set_source(source_image.rgb)
+        apply_targeting(fusion, source, target_face, mapping, similarity)
+        if batch:
+            run_batch(fusion, target, output)
+            return
         fused = fusion.fuse(target_image.rgb)
     write_image(output, fused, target_image.alpha)
     click.echo(f"wrote {output}")
@@ -138,8 +163,15 @@ def tensorrt_config(workspace_mib: int, strongly_typed: bool, hardware_compat: b
               show_default=True)
 @click.option("--tiers", "tier_edges", default="512,768,1024", show_default=True,
               help="Short edge of each resolution tier.")
+@click.option("--region", type=click.Choice(values(Region)), default=Region.FACE.value,
+              show_default=True, help="What the UNet will be sent: face regions (square "
+              "tiers) or whole frames (16:9 tiers, portrait frames transposed).")
 @click.option("--max-batch", type=click.IntRange(1, 64), default=4, show_default=True,
-              help="Most faces per UNet call (the profiles' batch range).")
+              help="Most faces per UNet call in any tier; --vram-budget may pick fewer per tier.")
+@click.option("--vram-budget", default="300MiB", show_default=True, callback=_budget,
+              help="Device memory the engine may hold (weights + scratch + I/O); each tier's "
+              "max batch is the largest that fits. The default suits a 4 GB Jetson running a "
+              "camera pipeline (see engine/memory_plan.py).")
 @click.option("--opset", type=click.IntRange(13, 23), default=17, show_default=True,
               help="ONNX opset (17 parses on TensorRT 8.6 / JetPack 6.0).")
 @click.option("--weights", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -154,9 +186,9 @@ def tensorrt_config(workspace_mib: int, strongly_typed: bool, hardware_compat: b
               "or opset); without it such a build is refused.")
 @int8_build_options
 @tensorrt_build_options
-def build(output: Path, backend: str, precision: str, tier_edges: str, max_batch: int,
-          opset: int, weights: Path | None, onnx_model: Path | None, stride: int, force: bool,
-          **options) -> None:
+def build(output: Path, backend: str, precision: str, tier_edges: str, region: str,
+          max_batch: int, vram_budget: int, opset: int, weights: Path | None,
+          onnx_model: Path | None, stride: int, force: bool, **options) -> None:
     """Export the fusion UNet to ONNX and build the artifacts for a backend and precision."""
     from fuse_trt.build_engine.bundle_builder import BuildConfig
     from fuse_trt.build_engine.inputs import check_onnx_file, check_weights_file
@@ -180,8 +212,9 @@ def build(output: Path, backend: str, precision: str, tier_edges: str, max_batch
                  "calibration_size", "calibration_seed")
     config = BuildConfig(
         backend=backend, precision=precision, tier_short_edges=edges,
-        max_batch=max_batch, opset=opset, weights=weights, onnx=onnx_model, stride=stride,
-        source_bundle=default_bundle_dir(), replace_existing=force,
+        region=region, max_batch=max_batch, vram_budget_bytes=vram_budget, opset=opset,
+        weights=weights, onnx=onnx_model, stride=stride, source_bundle=default_bundle_dir(),
+        replace_existing=force,
         int8=CalibratedInt8(int8_options(**{key: options.pop(key) for key in int8_keys})),
         tensorrt=tensorrt_config(**options))
     bundle = build_bundle(output, config)
@@ -203,27 +236,32 @@ def gate_summary(file: str, gate: dict) -> str:
 
 @cli.command()
 @click.argument("bundle", required=False, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a JSON object (versions, tiers, artifacts, memory_plan per tier).")
 @click.option("--verify/--no-verify", default=True, show_default=True,
               help="Check every artifact's sha256 against the manifest; exit 1 naming any "
               "that is missing or changed.")
-def info(bundle: Path | None, verify: bool) -> None:
-    """Versions, available backends, the tier table and what a bundle holds."""
+def info(bundle: Path | None, as_json: bool, verify: bool) -> None:
+    """Versions, available backends, the tier table, what a bundle holds, its memory plan."""
+    import json
+
     from fuse_trt.engine.bundle import Bundle
     from fuse_trt.engine.errors import BundleError
-    from fuse_trt.info import describe
+    from fuse_trt.info import describe, describe_json
     from fuse_trt.models import default_bundle_dir
 
-    click.echo(describe(bundle))
+    click.echo(json.dumps(describe_json(bundle), indent=2) if as_json else describe(bundle))
     loaded = Bundle.load(bundle or default_bundle_dir())
     problems = loaded.verify() if verify else []
     if problems:
         raise BundleError(f"{loaded.directory}: {len(problems)} artifact(s) fail verification: "
                           + "; ".join(problems))
-    if verify:
+    if verify and not as_json:
         click.echo(f"verified: {len(loaded.manifest.artifacts)} artifacts match their sha256")
 
 
-for command in (calibrate_command, bench_command, stream_command, train_command):
+for command in (calibrate_command, bench_command, stream_command, train_command,
+                export_triton_command, doctor_command):
     cli.add_command(command)
 
 

@@ -9,11 +9,10 @@ from typing import TYPE_CHECKING
 import click
 
 from fuse_trt.commands.checks import check_face_choice
+from fuse_trt.commands.targeting import targeting_options
 from fuse_trt.engine.choices import BackendName, Blend, FaceChoice, Precision, values
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from fuse_trt.api import FusionConfig
     from fuse_trt.stream import StreamConfig, StreamStats
 
@@ -22,8 +21,8 @@ EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 @click.command("stream")
 @click.argument("input_spec", metavar="INPUT")
-@click.option("--source", "source_face", required=True,
-              help="Image with the face to paste (a path or sample:NAME).")
+@click.option("--source", "source_face", default=None,
+              help="Image with the face to paste (a path or sample:NAME); not with --map.")
 @click.option("-o", "--output", required=True,
               help="Output video (.mp4, .avi, .mkv, .mov, .webm), or - for none. Written to a "
               "temp file and renamed when finished, Ctrl-C and SIGTERM included.")
@@ -35,6 +34,8 @@ EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 @click.option("--precision", type=click.Choice(values(Precision)),
               default=Precision.FP32.value,
               show_default=True)
+@click.option("--url", default=None, metavar="HOST:PORT",
+              help="With --backend triton: the server (grpc://HOST:PORT for gRPC).")
 @click.option("--blend", type=click.Choice(values(Blend)), default=Blend.CLASSIC.value,
               show_default=True, help="classic: colour transfer + feathered paste; unet: the "
               "trained refiner (docs/quality.md); seamless: OpenCV Poisson blending.")
@@ -45,6 +46,7 @@ EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 @click.option("--face", "face_choice", default="largest", show_default=True,
               callback=check_face_choice,
               help="Which faces: largest, all, or an index (largest first).")
+@targeting_options
 @click.option("--smooth/--no-smooth", default=True, show_default=True,
               help="Smooth landmarks across frames (One Euro filter).")
 @click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False),
@@ -52,14 +54,14 @@ EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 @click.option("--progress/--no-progress", default=None,
               help="Live progress line on stderr [default: when stderr is a terminal].")
 def stream_command(input_spec: str, source_face: str, output: str, bundle: Path | None,
-                   backend: str, precision: str, blend: str, max_frames: int | None, every: int,
-                   face_choice: str, smooth: bool, json_path: Path | None,
+                   backend: str, precision: str, url: str | None, blend: str,
+                   max_frames: int | None, every: int,
+                   face_choice: str, target_face: str | None, mapping: tuple,
+                   similarity: float, smooth: bool, json_path: Path | None,
                    progress: bool | None) -> None:
     """Fuse the face in --source into every frame of INPUT: a video file, a camera index or an
     OpenCV capture string (e.g. a GStreamer pipeline). Frames without a face pass through."""
     from fuse_trt.api import FusionConfig
-    from fuse_trt.engine.faces.samples import resolve_image_path
-    from fuse_trt.engine.images import read_image
     from fuse_trt.engine.errors import FuseTrtError
     from fuse_trt.engine.files import check_output_file
     from fuse_trt.stream import SmoothingConfig, StreamConfig, TrackerConfig, summary_lines
@@ -69,14 +71,14 @@ def stream_command(input_spec: str, source_face: str, output: str, bundle: Path 
         check_output_file(json_path)
     if output != NO_OUTPUT:
         check_output_path(Path(output))
-    face_image = read_image(resolve_image_path(source_face)).rgb
+    targeting = (source_face, target_face, mapping, similarity)
     config = StreamConfig(face=face_choice, max_frames=max_frames, tracker=TrackerConfig(
         every=every, smoothing=SmoothingConfig(enabled=smooth)))
-    fusion_config = FusionConfig(bundle=bundle, backend=backend, precision=precision,
+    fusion_config = FusionConfig(bundle=bundle, backend=backend, precision=precision, url=url,
                                  blend=blend, face=FaceChoice.ALL)
     info = {"blend": blend, "precision": precision, "face": face_choice, "every": every,
             "smooth": smooth}
-    stats, received, short_read = _run(input_spec, output, face_image, fusion_config, config,
+    stats, received, short_read = _run(input_spec, output, targeting, fusion_config, config,
                                        info, progress)
     for text in summary_lines(stats):
         click.echo(text)
@@ -89,17 +91,18 @@ def stream_command(input_spec: str, source_face: str, output: str, bundle: Path 
         raise FuseTrtError(f"{short_read}; the output holds the frames read")
 
 
-def _run(input_spec: str, output: str, face_image: np.ndarray, fusion_config: FusionConfig,
+def _run(input_spec: str, output: str, targeting: tuple, fusion_config: FusionConfig,
          config: StreamConfig, info: dict,
          progress: bool | None) -> tuple[StreamStats, list[int], str | None]:
     """Open everything, run the pipeline with Ctrl-C/SIGTERM as stop requests, close."""
     from fuse_trt.api import FaceFusion
+    from fuse_trt.commands.targeting import apply_targeting
     from fuse_trt.stream import Pipeline, ProgressLine, VideoSource, open_sink, stop_on_signals
     from fuse_trt.stream.log_once import warnings_once_per_run
 
     with VideoSource(input_spec) as video, FaceFusion(fusion_config) as fusion:
         sink = open_sink(output, video.info.fps)
-        fusion.set_source(face_image)
+        apply_targeting(fusion, *targeting)
         pipeline = Pipeline(fusion, video, sink, config)
         backend = fusion.backend.name if fusion.backend is not None else "none"
         pipeline.stats.info.update(info, backend=backend)
