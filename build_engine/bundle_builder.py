@@ -49,6 +49,7 @@ class BuildConfig:
     validate: bool = True
     int8: Int8Step | None = None  # INT8 calibration and gate, injected by the caller
     tensorrt: TensorRTBuildConfig | None = None  # TensorRT options; None: the defaults
+    replace_existing: bool = False  # replace a bundle at the output this build cannot extend
 
 
 def tool_versions() -> dict[str, str]:
@@ -118,7 +119,11 @@ def export_fp32(out_dir: Path, config: BuildConfig) -> Bundle:
     from fuse_trt.engine.unet import load_fusion_unet, save_fusion_unet
 
     unet_config, weights = _default_weights_and_config(config)
-    model = load_fusion_unet(unet_config, weights)
+    try:
+        model = load_fusion_unet(unet_config, weights)
+    except RuntimeError as error:  # load_state_dict: missing, unexpected or mis-shaped tensors
+        raise FuseTrtError(f"{weights}: not weights of this FusionUNet "
+                           f"({str(error).splitlines()[0]})") from error
     spec = replace(unet_config.spec(), opset=config.opset)
     tiers = requested_tiers(config, spec.stride)
     out_dir.mkdir(parents=True, exist_ok=True)

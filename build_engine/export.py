@@ -58,11 +58,23 @@ def export_onnx(model, spec: ModelSpec, path: Path, config: ExportConfig = Expor
         if config.simplify:
             graph = simplify(graph)
         graph = schedule_for_memory(graph)
+        del graph.graph.value_info[:]  # see canonical_order
         graph = onnx.shape_inference.infer_shapes(graph, strict_mode=True)
-        save_onnx(graph, path, external_data=external)
+        save_onnx(canonical_order(graph), path, external_data=external)
     check_onnx(path, spec)
     log.info("exported %s (opset %d, %.1f MB weights)", path, opset, weight_bytes / 1e6)
     return path
+
+
+def canonical_order(graph: onnx.ModelProto) -> onnx.ModelProto:
+    """Value infos sorted by name. The same weights must give the same bytes (hashes, plan
+    caches), but the simplifier's symbolic shapes (order and expressions such as
+    "(width//2)") change from process to process, so export drops them and keeps what ONNX's
+    own shape inference, which is deterministic, derives."""
+    infos = sorted(graph.graph.value_info, key=lambda info: info.name)
+    del graph.graph.value_info[:]
+    graph.graph.value_info.extend(infos)
+    return graph
 
 
 def simplify(graph: onnx.ModelProto) -> onnx.ModelProto:

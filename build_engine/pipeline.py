@@ -63,7 +63,9 @@ class BundleFromModel:
     def _export_into_place(self) -> Bundle:
         """Export into a sibling temp directory, then swap it in, so a failure loses nothing."""
         out_dir = self.out_dir
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        _check_replaceable(out_dir, self.config)
+        if not out_dir.parent.is_dir():
+            raise FuseTrtError(f"{out_dir}: output directory {out_dir.parent} does not exist")
         staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
         try:
             if self.config.onnx is not None:
@@ -226,3 +228,21 @@ def build_pipeline(out_dir: Path, config: BuildConfig) -> BuildPipeline:
 def build_bundle(out_dir: Path, config: BuildConfig) -> Bundle:
     """Build (or extend) the bundle at ``out_dir`` for ``config.backend``/``config.precision``."""
     return build_pipeline(out_dir, config)()
+
+
+def _check_replaceable(out_dir: Path, config: BuildConfig) -> None:
+    """Refuse to replace anything but an empty directory, or a bundle with ``--force``."""
+    if not out_dir.exists() or (out_dir.is_dir() and not any(out_dir.iterdir())):
+        return
+    if not (out_dir / "manifest.json").is_file():
+        raise FuseTrtError(f"{out_dir}: exists and is not a fuse-trt bundle; refusing to "
+                           "replace it (choose a new or empty directory)")
+    if config.replace_existing:
+        log.warning("replacing the bundle %s", out_dir)
+        return
+    old = Bundle.load(out_dir)
+    files = ", ".join(artifact.file for artifact in old.manifest.artifacts)
+    raise FuseTrtError(
+        f"{out_dir}: holds a bundle for tiers {','.join(old.tiers.names())} ({files}) that a "
+        f"build for tiers {','.join(map(str, config.tier_short_edges))}, opset {config.opset} "
+        "and these weights cannot extend; pass --force to replace all of it, or choose another -o")

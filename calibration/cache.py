@@ -5,11 +5,13 @@ import hashlib
 import json
 import logging
 import os
+import zlib
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
+from fuse_trt.calibration.compact import decode, encode
 from fuse_trt.calibration.dataset import (CalibrationConfig, CalibrationSample, Progress,
                                           build_samples)
 from fuse_trt.calibration.images import Split, image_sources
@@ -19,7 +21,7 @@ from fuse_trt.engine.errors import FuseTrtError
 
 log = logging.getLogger("fuse_trt")
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: compact tensors (uint8 PNG / zlib); 1 held float32 feeds
 
 
 def set_key(spec: ModelSpec, tiers: TierTable, config: CalibrationConfig, split: Split) -> str:
@@ -37,16 +39,25 @@ def cache_path(cache_dir: Path, spec: ModelSpec, tiers: TierTable, config: Calib
 
 
 def save_samples(path: Path, samples: list[CalibrationSample]) -> Path:
-    """Write samples to one .npz atomically (uncompressed: float32 images barely compress)."""
+    """Write samples to one .npz atomically, each tensor PNG- or zlib-encoded (compact.py)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {f"{index}:{name}": array for index, sample in enumerate(samples)
-              for name, array in sample.feed.items()}
-    index = [{"name": sample.name, "tier": sample.tier} for sample in samples]
+    arrays, index = {}, []
+    for position, sample in enumerate(samples):
+        headers = {}
+        for name, stored in sample.stored.items():
+            data, headers[name] = encode(stored)
+            arrays[f"{position}:{name}"] = np.frombuffer(data, dtype=np.uint8)
+        index.append({"name": sample.name, "tier": sample.tier, "tensors": headers})
     arrays["__index__"] = np.frombuffer(json.dumps(index).encode(), dtype=np.uint8)
     temp_path = path.with_name(f".{path.stem}.tmp.npz")
-    np.savez(temp_path, **arrays)
-    os.replace(temp_path, path)
+    try:
+        path.parent.mkdir(exist_ok=True)  # the cache directory; its parent must exist
+        np.savez(temp_path, **arrays)
+        os.replace(temp_path, path)
+    except OSError as error:
+        temp_path.unlink(missing_ok=True)
+        raise FuseTrtError(f"{path}: cannot write the calibration set ({error.strerror})") \
+            from error
     return path
 
 
@@ -54,15 +65,12 @@ def load_samples(path: Path) -> list[CalibrationSample]:
     try:
         with np.load(Path(path)) as archive:
             index = json.loads(archive["__index__"].tobytes().decode())
-            feeds: list[dict] = [{} for _ in index]
-            for key in archive.files:
-                if key != "__index__":
-                    position, name = key.split(":", 1)
-                    feeds[int(position)][name] = archive[key]
-    except (OSError, ValueError, KeyError) as error:
+            return [CalibrationSample(entry["name"], entry["tier"], {
+                name: decode(archive[f"{position}:{name}"].tobytes(), header)
+                for name, header in entry["tensors"].items()})
+                for position, entry in enumerate(index)]
+    except (OSError, ValueError, KeyError, TypeError, zlib.error) as error:
         raise FuseTrtError(f"{path}: not a readable calibration set ({error})") from error
-    return [CalibrationSample(entry["name"], entry["tier"], feed)
-            for entry, feed in zip(index, feeds)]
 
 
 def cached_samples(cache_dir: Path | None, spec: ModelSpec, tiers: TierTable,

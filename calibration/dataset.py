@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fuse_trt.calibration.compact import compact, expand
 from fuse_trt.calibration.images import ImageSource, Split, image_sources
 from fuse_trt.calibration.samples import FacePhoto, face_prep, synthetic_prep, tier_feed
 from fuse_trt.engine.spec import ModelSpec
@@ -46,13 +47,24 @@ class CalibrationConfig:
 
 @dataclass(frozen=True)
 class CalibrationSample:
+    """One feed, held compactly (calibration.compact): uint8 images, float32 otherwise."""
+
     name: str  # image/tier/HxW
     tier: str
-    feed: dict  # tensor name -> float32 [1, C, H, W] (or [1, C] for vector inputs)
+    stored: dict  # tensor name -> compact [1, C, H, W] (or [1, C] for vector inputs)
+
+    @classmethod
+    def from_feed(cls, name: str, tier: str, feed: dict) -> CalibrationSample:
+        return cls(name, tier, {key: compact(array) for key, array in feed.items()})
+
+    @property
+    def feed(self) -> dict:
+        """Tensor name -> float32 array, made on each access (only one sample's at a time)."""
+        return {key: expand(array) for key, array in self.stored.items()}
 
     @property
     def shape(self) -> tuple[int, int]:
-        first = next(array for array in self.feed.values() if array.ndim == 4)
+        first = next(array for array in self.stored.values() if array.ndim == 4)
         return tuple(first.shape[2:])
 
 
@@ -172,7 +184,7 @@ def _build_one(pool: _ImagePool, job: _Job, spec: ModelSpec, tiers: TierTable,
     if tier_name != job.tier.name:
         raise AssertionError(f"shape {shape} planned into tier {tier_name}, not {job.tier.name}")
     height, width = feed[spec.input_names[0]].shape[2:]
-    return CalibrationSample(f"{name}/{tier_name}/{height}x{width}", tier_name, feed)
+    return CalibrationSample.from_feed(f"{name}/{tier_name}/{height}x{width}", tier_name, feed)
 
 
 def build_samples(spec: ModelSpec, tiers: TierTable,

@@ -80,6 +80,9 @@ class Bundle:
     def load(cls, directory: Path) -> Bundle:
         directory = Path(directory)
         manifest_path = directory / MANIFEST_NAME
+        if directory.is_file():
+            raise BundleError(f"{directory}: is a file; a bundle is the directory "
+                              "`fuse-trt build -o` made (it holds manifest.json)")
         if not directory.is_dir():
             raise BundleError(f"{directory}: bundle directory not found")
         if not manifest_path.is_file():
@@ -117,6 +120,18 @@ class Bundle:
         if verify and sha256_file(path) != artifact.sha256:
             raise BundleError(f"{path}: sha256 does not match the manifest (file changed?)")
         return path
+
+    def verify(self) -> list[str]:
+        """One line per artifact that is missing or whose sha256 is not the manifest's."""
+        problems = []
+        for artifact in self.manifest.artifacts:
+            path = self.directory / artifact.file
+            if not path.is_file():
+                problems.append(f"{artifact.file}: listed in the manifest but missing")
+            elif sha256_file(path) != artifact.sha256:
+                problems.append(f"{artifact.file}: sha256 {sha256_file(path)[:12]} is not the "
+                                f"manifest's {artifact.sha256[:12]} (file changed or damaged)")
+        return problems
 
     def add_artifact(self, path: Path, kind: ArtifactKind, precision: str, backend: str = ANY,
                      details: dict | None = None) -> Bundle:

@@ -19,6 +19,42 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def check_writable_directory(directory: Path, what: Path | None = None) -> Path:
+    """``directory`` exists and takes new files (tried with a probe file: permission bits
+    alone say nothing for root or a read-only mount); errors name ``what`` or the directory."""
+    directory, what = Path(directory), Path(what or directory)
+    if not directory.is_dir():
+        raise FuseTrtError(f"{what}: output directory {directory} does not exist")
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".fuse-trt-probe.", dir=directory)
+    except OSError as error:
+        raise FuseTrtError(f"{what}: cannot write in {directory} ({error.strerror})") from error
+    os.close(handle)
+    os.unlink(probe)
+    return directory
+
+
+def check_output_file(path: Path) -> Path:
+    """An output file's path before any work: not a directory, in a writable directory that
+    exists (fuse-trt never creates missing parent directories)."""
+    path = Path(path)
+    if path.is_dir():
+        raise FuseTrtError(f"{path}: is a directory; give an output file name")
+    check_writable_directory(path.parent, path)
+    return path
+
+
+def check_output_directory(path: Path) -> Path:
+    """An output directory (a bundle, a calibration cache) before any work: an existing
+    directory or a new name in a writable directory that exists."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise FuseTrtError(f"{path}: exists and is not a directory; give a new or existing "
+                           "directory")
+    check_writable_directory(path if path.is_dir() else path.parent, path)
+    return path
+
+
 def write_bytes_atomic(path: Path, data) -> Path:
     """Write ``data`` (anything with the buffer protocol) to a temp file beside ``path``, then
     rename it over ``path``; errors name the path."""

@@ -10,7 +10,8 @@ import numpy as np
 
 from fuse_trt.engine.choices import Composite, Region as RegionChoice
 from fuse_trt.engine.faces import (Face, Region, alpha_blend, colour_transfer_lab,
-                                   dilate_mask, face_mask, fusion_region, paste_into,
+                                   dilate_mask, face_mask, fusion_region, gaussian_blur,
+                                   paste_into,
                                    seamless_clone, similarity_transform, warp_image)
 
 
@@ -80,7 +81,7 @@ def classical_inputs(warped: np.ndarray, target: np.ndarray, landmarks: np.ndarr
     mask = face_mask(target.shape[:2], landmarks)
     band = max(2, int(round(0.08 * face_size(landmarks))))
     hole = dilate_mask(mask, band) if with_context else None
-    support = cv2.GaussianBlur(dilate_mask(mask, 2 * band), (0, 0), band / 2)
+    support = gaussian_blur(dilate_mask(mask, 2 * band), band / 2)
     context = context_image(target, hole) if with_context else None
     if composite == Composite.SEAMLESS:
         blended = seamless_clone(warped, target, mask)

@@ -1,5 +1,6 @@
 """Reading and writing images safely: a pixel cap checked from the header before decoding,
-one colour convention (RGB uint8) inside, and atomic writes (temp file + rename)."""
+one colour convention (RGB uint8) inside, the EXIF orientation applied (a phone photo comes
+out upright, as viewers show it), and atomic writes (temp file + rename)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,12 +23,16 @@ class LoadedImage:
     alpha: np.ndarray | None = None  # uint8 HxW when the file had an alpha channel
 
 
-def _header_size(path: Path, max_pixels: int) -> tuple[int, int]:
+EXIF_ORIENTATION_TAG = 0x0112
+
+
+def _header(path: Path, max_pixels: int) -> tuple[tuple[int, int], int]:
+    """((width, height), EXIF orientation 1..8) from the file's header, nothing decoded."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as header:
-            return header.size
+            return header.size, _orientation(header)
     except Image.DecompressionBombError as error:
         # Pillow's own limit lies above any sensible cap of ours.
         raise InputImageError(f"{path}: image dimensions are over the {max_pixels:,}-pixel cap "
@@ -36,6 +41,27 @@ def _header_size(path: Path, max_pixels: int) -> tuple[int, int]:
         raise InputImageError(f"{path}: not a readable image (unknown format)") from error
     except (OSError, SyntaxError, ValueError) as error:
         raise InputImageError(f"{path}: not a readable image (header truncated or corrupt)") from error
+
+
+def apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
+    """Pixels as stored -> pixels as shown, for EXIF orientations 1..8 (rows first axis)."""
+    if orientation in (5, 6, 7, 8):
+        image = np.swapaxes(image, 0, 1)  # transpose, then flip as the orientation needs
+    flip_rows = orientation in (3, 4, 7, 8)
+    flip_cols = orientation in (2, 3, 6, 7)
+    image = image[::-1] if flip_rows else image
+    image = image[:, ::-1] if flip_cols else image
+    return np.ascontiguousarray(image)
+
+
+def _orientation(header) -> int:
+    """The EXIF orientation, 1 (as stored) when there is none or it cannot be read (the
+    decoder then says whether the image itself is readable)."""
+    try:
+        orientation = header.getexif().get(EXIF_ORIENTATION_TAG, 1)
+    except (OSError, SyntaxError, ValueError):
+        return 1
+    return orientation if orientation in range(1, 9) else 1
 
 
 def _to_uint8(image: np.ndarray) -> np.ndarray:
@@ -57,14 +83,14 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Loaded
         raise InputImageError(f"{path}: is a directory, expected an image file")
     if path.stat().st_size == 0:
         raise InputImageError(f"{path}: file is empty")
-    width, height = _header_size(path, max_pixels)
+    (width, height), orientation = _header(path, max_pixels)
     if width * height > max_pixels:
         raise InputImageError(f"{path}: {width}x{height} is over the {max_pixels:,}-pixel cap")
     data = np.fromfile(path, dtype=np.uint8)
     decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if decoded is None or decoded.size == 0:
         raise InputImageError(f"{path}: image data is truncated or corrupt")
-    decoded = _to_uint8(decoded)
+    decoded = apply_orientation(_to_uint8(decoded), orientation)
     if decoded.ndim == 2:
         return LoadedImage(cv2.cvtColor(decoded, cv2.COLOR_GRAY2RGB))
     if decoded.shape[2] == 4:

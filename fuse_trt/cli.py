@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from fuse_trt.commands.bench import bench_command
+from fuse_trt.commands.checks import check_face_choice, check_finite
 from fuse_trt.commands.doctor import doctor_command
 from fuse_trt.commands.export_triton import export_triton_command
 from fuse_trt.commands.calibrate import calibrate_command, int8_build_options
@@ -22,6 +23,9 @@ from fuse_trt.engine.choices import BackendName, Blend, Precision, Region, value
 from fuse_trt.engine.errors import FuseTrtError
 from fuse_trt.engine.progress import enable_phase_lines
 
+TIER_EDGE_RANGE = (16, 2048)  # short edges a tier may have; 2048 already means 4096x4096 inputs
+
+
 def parse_tiers(value: str) -> tuple[int, ...]:
     try:
         edges = tuple(sorted(int(part) for part in value.split(",") if part.strip()))
@@ -30,6 +34,13 @@ def parse_tiers(value: str) -> tuple[int, ...]:
                                  f"got {value!r}") from None
     if not edges:
         raise click.BadParameter("at least one tier is needed")
+    low, high = TIER_EDGE_RANGE
+    outside = [edge for edge in edges if not low <= edge <= high]
+    if outside:
+        raise click.BadParameter(f"tier short edges must lie in {low}..{high}, got "
+                                 f"{', '.join(map(str, outside))}", param_hint="--tiers")
+    if len(set(edges)) != len(edges):
+        raise click.BadParameter(f"each tier once, got {value!r}", param_hint="--tiers")
     return edges
 
 
@@ -48,9 +59,12 @@ def _budget(context, parameter, value: str) -> int:
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 def cli(verbose: int) -> None:
     """UNet face fusion compiled for TensorRT, with an ONNX Runtime CPU path."""
+    from fuse_trt.commands.native_logs import quiet_native_logs
+
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s: %(message)s")
     enable_phase_lines()  # a line per long step (export, calibration, TensorRT build) on stderr
+    quiet_native_logs(verbose)
 
 
 @cli.command()
@@ -75,9 +89,9 @@ def cli(verbose: int) -> None:
               show_default=True,
               help="Run the UNet on the face with context, or on the whole frame.")
 @click.option("--ratio", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True,
-              help="0 keeps the target's face, 1 pastes the source's.")
+              callback=check_finite, help="0 keeps the target's face, 1 pastes the source's.")
 @click.option("--face", "face_choice", default="largest", show_default=True,
-              help="Which target face: largest, all, or an index (largest first).")
+              callback=check_face_choice, help="Which target face: largest, all, or an index (largest first).")
 @targeting_options
 def fuse(source: str, target: str, output: Path, bundle: Path | None, backend: str,
          precision: str, url: str | None, blend: str, region: str, ratio: float,
@@ -89,12 +103,12 @@ def fuse(source: str, target: str, output: Path, bundle: Path | None, backend: s
     from fuse_trt.commands.batch import is_batch_target, run_batch
     from fuse_trt.commands.targeting import apply_targeting
     from fuse_trt.engine.faces.samples import resolve_image_path
+    from fuse_trt.engine.files import check_output_directory, check_output_file
     from fuse_trt.engine.images import read_image, write_image
 
     batch = is_batch_target(target)
+    (check_output_directory if batch else check_output_file)(output)
     target_image = None if batch else read_image(resolve_image_path(target))
-    if output.is_dir() and not batch:
-        raise FuseTrtError(f"{output}: is a directory; give an output file name such as out.png")
     config = FusionConfig(bundle=bundle, backend=backend, precision=precision, url=url,
                           blend=blend, region=region, ratio=ratio, face=face_choice)
     with FaceFusion(config) as fusion:
@@ -166,42 +180,78 @@ tensorrt_build_options = option_group("tensorrt", _TENSORRT_OPTIONS, tensorrt_co
               "names (docs/quality.md), instead of a FusionUNet.")
 @click.option("--stride", type=click.IntRange(1), default=16, show_default=True,
               help="With --onnx: the model's stride (H and W are padded to a multiple).")
+@click.option("--force", is_flag=True,
+              help="Replace a bundle at -o that this build cannot extend (other tiers, weights "
+              "or opset); without it such a build is refused.")
 @int8_build_options
 @tensorrt_build_options
 def build(output: Path, backend: str, precision: str, tier_edges: str, region: str,
           max_batch: int, vram_budget: int, opset: int, weights: Path | None,
-          onnx_model: Path | None, stride: int, int8, tensorrt) -> None:
+          onnx_model: Path | None, stride: int, force: bool, int8, tensorrt) -> None:
     """Export the fusion UNet to ONNX and build the artifacts for a backend and precision."""
     from fuse_trt.build_engine.bundle_builder import BuildConfig
+    from fuse_trt.build_engine.inputs import check_onnx_file, check_weights_file
     from fuse_trt.build_engine.pipeline import build_bundle
+    from fuse_trt.engine.files import check_output_directory
     from fuse_trt.models import default_bundle_dir
 
-    for given in (weights, onnx_model):
-        if given is not None and not given.is_file():
-            raise FuseTrtError(f"{given}: file not found")
     if weights is not None and onnx_model is not None:
         raise FuseTrtError("give --weights (a FusionUNet) or --onnx (your own model), not both")
+    edges = parse_tiers(tier_edges)
+    if any(edge % stride for edge in edges):
+        raise click.BadParameter(f"tier short edges must be multiples of the model's stride "
+                                 f"{stride}, got {tier_edges}", param_hint="--tiers")
+    check_output_directory(output)
+    if weights is not None:
+        check_weights_file(weights)
+    if onnx_model is not None:
+        check_onnx_file(onnx_model)
     config = BuildConfig(
-        backend=backend, precision=precision, tier_short_edges=parse_tiers(tier_edges),
+        backend=backend, precision=precision, tier_short_edges=edges,
         region=region, max_batch=max_batch, vram_budget_bytes=vram_budget, opset=opset,
-        weights=weights, onnx=onnx_model, stride=stride,
-        source_bundle=default_bundle_dir(), int8=int8, tensorrt=tensorrt)
+        weights=weights, onnx=onnx_model, stride=stride, source_bundle=default_bundle_dir(),
+        replace_existing=force, int8=int8, tensorrt=tensorrt)
     bundle = build_bundle(output, config)
     click.echo(f"bundle {bundle.directory}: " + ", ".join(
         f"{a.file} ({a.kind}/{a.precision})" for a in bundle.manifest.artifacts))
+    for artifact in bundle.manifest.artifacts:
+        if "gate" in artifact.details:
+            click.echo(gate_summary(artifact.file, artifact.details["gate"]))
+
+
+def gate_summary(file: str, gate: dict) -> str:
+    """One line: the INT8 accuracy gate's verdict and its numbers per tier."""
+    tiers = "; ".join(
+        f"tier {name}: PSNR {'inf' if t['psnr_db'] is None else t['psnr_db']} dB, max |diff| "
+        f"{t['max_abs_diff']:.3g}, residual ratio {t['residual_ratio']}"
+        for name, t in gate["tiers"].items())
+    return f"{file}: INT8 gate {'passed' if gate['passed'] else 'FAILED'} ({tiers})"
 
 
 @cli.command()
 @click.argument("bundle", required=False, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True,
               help="Print a JSON object (versions, tiers, artifacts, memory_plan per tier).")
-def info(bundle: Path | None, as_json: bool) -> None:
+@click.option("--verify/--no-verify", default=True, show_default=True,
+              help="Check every artifact's sha256 against the manifest; exit 1 naming any "
+              "that is missing or changed.")
+def info(bundle: Path | None, as_json: bool, verify: bool) -> None:
     """Versions, available backends, the tier table, what a bundle holds, its memory plan."""
     import json
 
+    from fuse_trt.engine.bundle import Bundle
+    from fuse_trt.engine.errors import BundleError
     from fuse_trt.info import describe, describe_json
+    from fuse_trt.models import default_bundle_dir
 
     click.echo(json.dumps(describe_json(bundle), indent=2) if as_json else describe(bundle))
+    loaded = Bundle.load(bundle or default_bundle_dir())
+    problems = loaded.verify() if verify else []
+    if problems:
+        raise BundleError(f"{loaded.directory}: {len(problems)} artifact(s) fail verification: "
+                          + "; ".join(problems))
+    if verify and not as_json:
+        click.echo(f"verified: {len(loaded.manifest.artifacts)} artifacts match their sha256")
 
 
 @cli.group()

@@ -256,8 +256,8 @@ def test_tiers_off_the_stride_are_a_one_line_user_error(tmp_path, capsys):
     own = fusion_onnx(tmp_path / "m.onnx")
     code, _, err = run_cli(["build", "-o", tmp_path / "b", "--onnx", own, "--tiers", "500,768"],
                            capsys)
-    assert_one_line_error(code, err, "500", "multiples of stride 16")
-    assert code == 1 and not (tmp_path / "b").exists()
+    assert_one_line_error(code, err, "500", "multiples of the model's stride 16")
+    assert code == 2 and not (tmp_path / "b").exists()  # a bad option value: a usage error
 
 
 @pytest.mark.parametrize(("kind", "message"), [("static", "axis 0 of 'composite' must be dynamic"),

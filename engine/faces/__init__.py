@@ -20,7 +20,7 @@ from fuse_trt.engine.faces.composite import (
 )
 from fuse_trt.engine.faces.detect import DetectorConfig, Face, FaceDetector
 from fuse_trt.engine.faces.identity import IdentityEncoder, cosine
-from fuse_trt.engine.faces.mask import dilate_mask, face_mask, seam_band
+from fuse_trt.engine.faces.mask import dilate_mask, face_mask, gaussian_blur, seam_band
 from fuse_trt.engine.faces.models import model_path
 from fuse_trt.engine.faces.paste import paste_back, paste_into
 from fuse_trt.engine.faces.region import Region, fusion_region
@@ -30,7 +30,7 @@ __all__ = [
     "ARCFACE_TEMPLATE_112", "PROFILE_YAW_THRESHOLD", "SAMPLE_NAMES", "DetectorConfig", "Face",
     "FaceDetector", "IdentityEncoder", "Region", "align_to_template", "alpha_blend",
     "colour_transfer_lab", "cosine", "dilate_mask", "face_mask", "fusion_region",
-    "load_sample", "model_path", "naive_paste", "paste_back", "paste_into", "sample_path",
-    "seam_band",
+    "gaussian_blur", "load_sample", "model_path", "naive_paste", "paste_back", "paste_into",
+    "sample_path", "seam_band",
     "seamless_clone", "similarity_transform", "warp_image", "yaw_ratio",
 ]

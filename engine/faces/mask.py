@@ -4,6 +4,11 @@ The mask is an ellipse in the 112x112 template covering brows to chin and cheek 
 not hair, ears or jaw line. It is mapped to the image through the similarity transform from
 the template to the face's landmarks, so it turns, scales and moves with the face, then
 feathered with a Gaussian whose sigma is a fraction of the face size.
+
+Work scales with the image, not with the face: dilation is a threshold on a distance transform
+(linear time, any radius), and a Gaussian wider than ``EXACT_BLUR_SIGMA`` runs at a reduced
+scale and is resized back (a smooth result loses nothing visible), so an 8000x8000 photo
+with one large face costs about what a small one does per pixel.
 """
 from __future__ import annotations
 
@@ -22,6 +27,8 @@ _SUBPIXEL_BITS = 4
 # A Gaussian tail never reaches exactly 0 or 1; values this close are snapped by a linear
 # remap (continuous, so no visible step) so the core is exactly 1 and the outside exactly 0.
 _SNAP = 1e-3
+EXACT_BLUR_SIGMA = 6.0  # wider Gaussians are computed at reduced scale
+EXACT_DILATION_PIXELS = 32  # wider dilations are computed at reduced scale
 
 
 def template_ellipse() -> np.ndarray:
@@ -61,19 +68,48 @@ def face_mask(shape_hw: tuple[int, int], landmarks: np.ndarray,
     mask = _fill_polygon(tuple(shape_hw), transform_points(to_image, polygon))
     sigma = sigma_template * scale
     if sigma >= 0.3:
-        cv2.GaussianBlur(mask, (0, 0), sigma, dst=mask, borderType=cv2.BORDER_REPLICATE)
+        mask = gaussian_blur(mask, sigma)
     mask -= _SNAP
     mask *= 1.0 / (1.0 - 2.0 * _SNAP)
     return np.clip(mask, 0.0, 1.0, out=mask)
 
 
+def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Float32 Gaussian blur (replicated border); above EXACT_BLUR_SIGMA at reduced scale."""
+    image = np.asarray(image, dtype=np.float32)
+    if sigma <= EXACT_BLUR_SIGMA:
+        return cv2.GaussianBlur(image, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
+    factor = sigma / EXACT_BLUR_SIGMA * 1.5  # blur still spans 4 px of the small image
+    height, width = image.shape[:2]
+    small_size = (max(1, round(width / factor)), max(1, round(height / factor)))
+    small = cv2.resize(image, small_size, interpolation=cv2.INTER_AREA)
+    small_sigma = sigma * small_size[0] / width
+    small = cv2.GaussianBlur(small, (0, 0), small_sigma, borderType=cv2.BORDER_REPLICATE)
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
+
+
 def dilate_mask(mask: np.ndarray, pixels: int) -> np.ndarray:
-    """Binary float32 mask, 1 wherever ``mask > 0`` (feather band included), grown by ``pixels``."""
-    binary = (np.asarray(mask) > 0).astype(np.uint8)
-    if pixels > 0:
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * pixels + 1, 2 * pixels + 1))
-        binary = cv2.dilate(binary, kernel)
-    return binary.astype(np.float32)
+    """Binary float32 mask, 1 wherever ``mask > 0`` (feather band included), grown by
+    ``pixels`` (a disc: every pixel within that Euclidean distance of the mask)."""
+    inside = np.asarray(mask) > 0
+    if pixels <= 0 or not inside.any():
+        return inside.astype(np.float32)
+    factor = max(1, pixels // EXACT_DILATION_PIXELS)
+    if factor == 1:
+        return (_distance_to(inside) <= pixels).astype(np.float32)
+    # A wide band at 1/factor scale: its edge lands within ``factor`` px of the exact one.
+    height, width = inside.shape
+    small_size = (max(1, width // factor), max(1, height // factor))
+    small = cv2.resize(inside.astype(np.uint8), small_size, interpolation=cv2.INTER_AREA) > 0
+    grown = (_distance_to(small) <= pixels / factor).astype(np.uint8)
+    grown = cv2.resize(grown, (width, height), interpolation=cv2.INTER_NEAREST)
+    return np.maximum(grown, inside).astype(np.float32)
+
+
+def _distance_to(inside: np.ndarray) -> np.ndarray:
+    """Euclidean distance of every pixel to the nearest ``inside`` pixel (0 there)."""
+    outside = np.logical_not(inside).astype(np.uint8)
+    return cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
 
 
 def seam_band(mask: np.ndarray) -> np.ndarray:

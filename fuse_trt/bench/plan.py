@@ -72,6 +72,9 @@ def plan_combinations(bundle: Bundle, backends: tuple[str, ...] | None,
     chosen, skipped = [], []
     for backend in backends or [b for b in BENCH_BACKENDS if b in available_backends()]:
         wanted = precisions or _default_precisions(bundle, backend)
+        if not wanted:  # say why the backend has nothing, not just that it has nothing
+            skipped.append({"backend": backend, "precision": "any", "reason":
+                            why_not(bundle, backend, "fp32") or "no artifact it can run"})
         for precision in wanted:
             reason = why_not(bundle, backend, precision)
             if reason is None:

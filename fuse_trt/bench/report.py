@@ -8,11 +8,18 @@ from pathlib import Path
 
 
 def _atomic_write(path: Path, write) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """``write(temp)`` then rename; like every fuse-trt output, the directory must exist."""
+    from fuse_trt.engine.errors import FuseTrtError
+    from fuse_trt.engine.files import check_output_file
+
+    path = check_output_file(Path(path))
     temp = path.with_name(f".{path.name}.tmp")
-    write(temp)
-    os.replace(temp, path)
+    try:
+        write(temp)
+        os.replace(temp, path)
+    except OSError as error:
+        temp.unlink(missing_ok=True)
+        raise FuseTrtError(f"{path}: cannot write there ({error.strerror})") from error
     return path
 
 

@@ -69,10 +69,11 @@ def bench_command(bundle: Path | None, backends: str | None, precisions: str | N
     """Latency (model-only and end-to-end) and memory per tier, every backend side by side."""
     from fuse_trt.bench import BenchConfig, TimingConfig, run_benchmark
     from fuse_trt.bench.report import to_markdown, write_json, write_markdown, write_plot
+    from fuse_trt.engine.files import check_output_file
 
     for path in (json_path, markdown_path, plot_path):
-        if path is not None and path.is_dir():
-            raise FuseTrtError(f"{path}: is a directory; give a file name")
+        if path is not None:
+            check_output_file(path)
     config = BenchConfig(
         bundle=bundle, backends=_names(backends), precisions=_names(precisions),
         tiers=_edges(tiers), batch=batch,

@@ -53,8 +53,10 @@ def calibrate_command(bundle_dir: Path | None, size: int, seed: int, cache_dir: 
     """
     from fuse_trt.calibration.cache import cache_path, cached_samples
     from fuse_trt.calibration.dataset import CalibrationConfig
+    from fuse_trt.engine.files import check_output_directory
     from fuse_trt.engine.progress import progress_bar
 
+    check_output_directory(cache_dir)
     bundle = _load_bundle(bundle_dir)
     config = CalibrationConfig(size=size, seed=seed)
     for split in ("calibration", "held_out"):

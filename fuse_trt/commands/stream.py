@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from fuse_trt.commands.checks import check_face_choice
 from fuse_trt.commands.targeting import targeting_options
 from fuse_trt.engine.choices import BackendName, Blend, FaceChoice, Precision, values
 
@@ -16,12 +17,6 @@ if TYPE_CHECKING:
     from fuse_trt.stream import StreamConfig, StreamStats
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
-
-
-def _check_face_choice(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    if value not in values(FaceChoice) and not value.isdigit():
-        raise click.BadParameter(f"expected largest, all or an index, got {value!r}")
-    return value
 
 
 @click.command("stream")
@@ -48,7 +43,7 @@ def _check_face_choice(ctx: click.Context, param: click.Parameter, value: str) -
 @click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
               help="Run the detector every N frames; track landmarks in between.")
 @click.option("--face", "face_choice", default="largest", show_default=True,
-              callback=_check_face_choice,
+              callback=check_face_choice,
               help="Which faces: largest, all, or an index (largest first).")
 @targeting_options
 @click.option("--smooth/--no-smooth", default=True, show_default=True,
@@ -67,10 +62,14 @@ def stream_command(input_spec: str, source_face: str, output: str, bundle: Path 
     OpenCV capture string (e.g. a GStreamer pipeline). Frames without a face pass through."""
     from fuse_trt.api import FusionConfig
     from fuse_trt.engine.errors import FuseTrtError
+    from fuse_trt.engine.files import check_output_file
     from fuse_trt.stream import SmoothingConfig, StreamConfig, TrackerConfig, summary_lines
+    from fuse_trt.stream.sinks import NO_OUTPUT, check_output_path
 
-    if json_path is not None and not json_path.parent.is_dir():
-        raise FuseTrtError(f"{json_path}: directory {json_path.parent} does not exist")
+    if json_path is not None:
+        check_output_file(json_path)
+    if output != NO_OUTPUT:
+        check_output_path(Path(output))
     targeting = (source_face, target_face, mapping, similarity)
     config = StreamConfig(face=face_choice, max_frames=max_frames, tracker=TrackerConfig(
         every=every, smoothing=SmoothingConfig(enabled=smooth)))
@@ -78,7 +77,8 @@ def stream_command(input_spec: str, source_face: str, output: str, bundle: Path 
                                  blend=blend, face=FaceChoice.ALL)
     info = {"blend": blend, "precision": precision, "face": face_choice, "every": every,
             "smooth": smooth}
-    stats, received = _run(input_spec, output, targeting, fusion_config, config, info, progress)
+    stats, received, short_read = _run(input_spec, output, targeting, fusion_config, config,
+                                       info, progress)
     for text in summary_lines(stats):
         click.echo(text)
     if json_path is not None:
@@ -86,14 +86,18 @@ def stream_command(input_spec: str, source_face: str, output: str, bundle: Path 
     if received:
         click.echo(f"stopped by {signal.Signals(received[0]).name}; output finalised", err=True)
         sys.exit(EXIT_CODES.get(received[0], 1))
+    if short_read is not None:
+        raise FuseTrtError(f"{short_read}; the output holds the frames read")
 
 
 def _run(input_spec: str, output: str, targeting: tuple, fusion_config: FusionConfig,
-         config: StreamConfig, info: dict, progress: bool | None) -> tuple[StreamStats, list[int]]:
+         config: StreamConfig, info: dict,
+         progress: bool | None) -> tuple[StreamStats, list[int], str | None]:
     """Open everything, run the pipeline with Ctrl-C/SIGTERM as stop requests, close."""
     from fuse_trt.api import FaceFusion
     from fuse_trt.commands.targeting import apply_targeting
     from fuse_trt.stream import Pipeline, ProgressLine, VideoSource, open_sink, stop_on_signals
+    from fuse_trt.stream.log_once import warnings_once_per_run
 
     with VideoSource(input_spec) as video, FaceFusion(fusion_config) as fusion:
         sink = open_sink(output, video.info.fps)
@@ -101,9 +105,10 @@ def _run(input_spec: str, output: str, targeting: tuple, fusion_config: FusionCo
         pipeline = Pipeline(fusion, video, sink, config)
         backend = fusion.backend.name if fusion.backend is not None else "none"
         pipeline.stats.info.update(info, backend=backend)
-        line = ProgressLine(sys.stderr, tty=progress) if progress is not False else None
-        with stop_on_signals(pipeline.request_stop) as received:
+        show = sys.stderr.isatty() if progress is None else progress
+        line = ProgressLine(sys.stderr) if show else None
+        with stop_on_signals(pipeline.request_stop) as received, warnings_once_per_run():
             stats = pipeline.run(line)
         if line is not None:
             line.close()
-    return stats, received
+    return stats, received, video.short_read()

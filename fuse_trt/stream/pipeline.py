@@ -122,11 +122,18 @@ class Pipeline:
         finally:
             self._abort_if_unwinding(threads)
             self._count_leftovers()
-            self.sink.close()
+            self._finish_sink()
             self.stats.finish()
         if self._error is not None:
             raise self._error
         return self.stats.snapshot()
+
+    def _finish_sink(self) -> None:
+        """Finalise the output, or drop it when a stage failed (a stop request is no failure)."""
+        if self._error is not None:
+            self.sink.discard()
+            return
+        self.sink.close()
 
     def _stage_plan(self) -> list[tuple[str, Callable[[], None], queue.Queue | None]]:
         decode_q, detect_q, fuse_q = self._queues

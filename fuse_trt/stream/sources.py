@@ -7,7 +7,8 @@ frame that fails to
 decode is reported as ``None`` and the stream goes on. OpenCV answers a failed decode and the
 end of a stream the same way (``grab()`` returns False), so a failed read is only reported as
 a decode failure once a later read succeeds; ``max_read_failures`` failures in a row end the
-stream (a corrupt last frame therefore ends it silently).
+stream. A file that ends before the frame count its container declares is reported by
+:meth:`VideoSource.short_read` (a corrupt tail cannot be told from the end otherwise).
 """
 from __future__ import annotations
 
@@ -91,6 +92,8 @@ class VideoSource:
         self.info = _describe(spec, kind, capture)
         self.max_read_failures = max(1, int(max_read_failures))
         self._capture: cv2.VideoCapture | None = capture
+        self.frames_read = 0  # positions delivered, failed decodes included
+        self.reached_end = False  # reads stopped failing for good (end of stream or corruption)
 
     def _read(self) -> np.ndarray | None:
         if not self._capture.grab():
@@ -106,13 +109,26 @@ class VideoSource:
                 pending += 1
                 if pending >= self.max_read_failures:
                     log.debug("%s: end of stream after %d failed reads", self.info.name, pending)
+                    self.reached_end = True
                     return
                 continue
             if pending:
                 log.warning("%s: %d frame(s) failed to decode; skipped", self.info.name, pending)
-            yield from [None] * pending
+            for _ in range(pending):
+                self.frames_read += 1
+                yield None
             pending = 0
+            self.frames_read += 1
             yield decoded if bgr else cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
+
+    def short_read(self) -> str | None:
+        """What went missing when a file ended before its declared frame count, else None."""
+        declared = self.info.frame_count
+        if not self.reached_end or declared is None or self.frames_read >= declared:
+            return None
+        return (f"{self.info.name}: reading stopped after {self.frames_read} of the {declared} "
+                f"frames the container declares (corrupt or truncated from frame "
+                f"{self.frames_read + 1})")
 
     def close(self) -> None:
         if self._capture is not None:

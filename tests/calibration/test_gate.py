@@ -41,7 +41,7 @@ def _sample(tier: str, size: int) -> CalibrationSample:
     mask[..., size // 4:3 * size // 4, size // 4:3 * size // 4] = 1.0
     feed = {"composite": rng.uniform(0.2, 0.6, (1, 3, size, size)).astype(np.float32),
             "mask": mask, "context": np.zeros((1, 3, size, size), np.float32)}
-    return CalibrationSample(f"synthetic/{tier}", tier, feed)
+    return CalibrationSample.from_feed(f"synthetic/{tier}", tier, feed)
 
 
 SAMPLES = [_sample("32", 32), _sample("48", 48), _sample("64", 64)]
