@@ -7,50 +7,39 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from types import TracebackType
 
 import numpy as np
 
 from fuse_trt.engine.bundle import Bundle
-from fuse_trt.engine.choices import (BackendName, Blend, FaceChoice, Precision, Refine, Region,
-                                     parse, values)
-from fuse_trt.engine.faces import (DetectorConfig, Face, FaceDetector, IdentityEncoder,
-                                   PROFILE_YAW_THRESHOLD, yaw_ratio)
-from fuse_trt.engine.errors import FuseTrtError, NoFaceError
+from fuse_trt.engine.choices import Refine
+from fuse_trt.engine.errors import FuseTrtError, InputImageError, NoFaceError
+from fuse_trt.engine.faces import DetectorConfig, Face, FaceDetector, IdentityEncoder
+from fuse_trt.engine.faces.policy import FaceDecision
 from fuse_trt.engine.fusion_input import FacePrep, prepare_face
-from fuse_trt.runtime.batching import refine_batch
+from fuse_trt.fusion_config import FusionConfig
 from fuse_trt.models import default_bundle_dir
+from fuse_trt.runtime.batching import refine_batch
 from fuse_trt.runtime.protocol import Backend
-from fuse_trt.runtime.select import open_backend
+from fuse_trt.runtime.select import BackendSelection, open_selected, select_backend
 
 log = logging.getLogger("fuse_trt")
 
+__all__ = ["DetectorConfig", "FaceFusion", "FusionConfig", "SourceFace", "check_image"]
 
 
-@dataclass(frozen=True)
-class FusionConfig:
-    """Everything that shapes a fusion; passed explicitly, never read from globals."""
-
-    bundle: Path | None = None  # None: the default model shipped in the package
-    backend: Backend = BackendName.AUTO
-    precision: Precision = Precision.FP32
-    blend: Blend = Blend.CLASSIC
-    region: Region = Region.FACE
-    ratio: float = 1.0  # 0 = the target's face, 1 = the source's
-    face: str = "largest"  # "largest", "all" or a face index (largest first)
-    context: float = 0.6  # context around the face box, as a fraction of its size
-    detector: DetectorConfig = field(default_factory=DetectorConfig)
-
-    def __post_init__(self) -> None:
-        for name, choice in (("backend", BackendName), ("precision", Precision), ("blend", Blend),
-                             ("region", Region)):
-            object.__setattr__(self, name, parse(choice, getattr(self, name), name))
-        if not 0.0 <= self.ratio <= 1.0:
-            raise FuseTrtError(f"ratio must lie in 0..1, got {self.ratio}")
-        if self.face not in values(FaceChoice) and not str(self.face).isdigit():
-            raise FuseTrtError(f"face must be largest, all or an index, got {self.face!r}")
+def check_image(image: object, what: str) -> np.ndarray:
+    """``image`` if it is an RGB uint8 HxWx3 array with pixels, else :class:`InputImageError`."""
+    if not isinstance(image, np.ndarray):
+        raise InputImageError(f"{what} must be a numpy array (RGB uint8 HxWx3), got "
+                              f"{type(image).__name__}")
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise InputImageError(f"{what} must be RGB uint8 HxWx3, got {image.dtype} "
+                              f"{tuple(image.shape)}")
+    if image.shape[0] < 2 or image.shape[1] < 2:
+        raise InputImageError(f"{what} has no pixels to work on ({image.shape[1]}x{image.shape[0]})")
+    return image
 
 
 @dataclass(frozen=True)
@@ -71,6 +60,8 @@ class FaceFusion:
         self.config = config
         self.bundle = Bundle.load(config.bundle or default_bundle_dir())
         self.detector = FaceDetector(config.detector)
+        self.face_policy = config.face_policy
+        self.selection: BackendSelection | None = None  # set by prepare() when the UNet runs
         self._encoder: IdentityEncoder | None = None
         self._backend: Backend | None = None
         self._source: SourceFace | None = None
@@ -79,9 +70,10 @@ class FaceFusion:
     # -- lifecycle -------------------------------------------------------------------
     def prepare(self) -> FaceFusion:
         """Open and activate the backend (all tiers); idempotent."""
-        if self.config.blend.refine == Refine.UNET and self._backend is None:
-            backend = open_backend(self.bundle, self.config.backend, self.config.precision)
-            self._backend = backend.activate()
+        if self.config.refine == Refine.UNET and self._backend is None:
+            self.selection = select_backend(self.bundle, self.config.backend,
+                                            self.config.precision)
+            self._backend = open_selected(self.bundle, self.selection).activate()
         return self
 
     def close(self) -> None:
@@ -103,11 +95,13 @@ class FaceFusion:
 
     # -- source ----------------------------------------------------------------------
     def set_source(self, image: np.ndarray) -> SourceFace:
-        """Detect the largest face of ``image`` and keep it as the identity to paste."""
-        faces = self.detector.detect(image)
+        """Detect the largest face of ``image`` and keep it as the identity to paste; a turned
+        source face is refused (it would be pasted turned onto every target)."""
+        faces = self.detector.detect(check_image(image, "the source image"))
         if not faces:
             raise NoFaceError("no face found in the source image")
         face = faces[0]
+        self.face_policy.check_source(face)
         identity = None
         if any(t.layout == "vector" for t in self.bundle.spec.inputs):
             identity = self._identity_encoder().embed(image, face.landmarks)
@@ -120,47 +114,42 @@ class FaceFusion:
         return self._encoder
 
     # -- per frame -------------------------------------------------------------------
-    def select_faces(self, faces: list[Face]) -> list[Face]:
-        choice = self.config.face
-        if choice == FaceChoice.ALL:
-            return faces
-        if choice == FaceChoice.LARGEST:
-            return faces[:1]
-        index = int(choice)
-        if index >= len(faces):
-            raise NoFaceError(f"face index {index} requested, {len(faces)} face(s) found")
-        return [faces[index]]
-
     def fuse(self, frame: np.ndarray, faces: list[Face] | None = None,
              require_face: bool = True) -> np.ndarray:
         """Return a new frame with the source face fused onto the chosen target face(s).
 
-        ``faces`` may come from the caller (a tracker); otherwise they are detected. With
-        ``require_face=False`` a frame without a face comes back unchanged (video).
+        Without ``faces`` they are detected and chosen by the face policy (``config.face``);
+        target faces turned past the yaw threshold are left untouched (one warning) unless
+        ``config.allow_profile``. ``faces`` given by the caller (a stream, a tracker) are the
+        faces to fuse: only the turned-face check applies. With ``require_face=False`` a
+        frame without a face comes back unchanged (video).
         """
+        check_image(frame, "the target image")
         if self._source is None:
             raise FuseTrtError("set_source() must be called before fuse()")
         with self._lock:
-            if faces is None:
-                faces = self.detector.detect(frame)
-            if not faces:
-                if require_face:
-                    raise NoFaceError("no face found in the target image")
+            decision = self._decide(frame, faces, require_face)
+            if decision is None or not decision.fuse:
                 return frame.copy()
-            chosen = self.select_faces(faces)
-            for face in chosen:
-                self._warn_if_profile(face)
-            if self.config.blend.refine == Refine.UNET:
+            if self.config.refine == Refine.UNET:
                 self.prepare()
-            return self._fuse_faces(frame, chosen)
+            return self._fuse_faces(frame, list(decision.fuse))
 
-    @staticmethod
-    def _warn_if_profile(face: Face) -> None:
-        yaw = yaw_ratio(face.landmarks)
-        if yaw > PROFILE_YAW_THRESHOLD:
-            log.warning("target face at %s looks like a profile (yaw %.2f > %.2f): expect a "
-                        "poor fusion", tuple(int(v) for v in face.box[:2]), yaw,
-                        PROFILE_YAW_THRESHOLD)
+    def _decide(self, frame: np.ndarray, faces: list[Face] | None,
+                require_face: bool) -> FaceDecision | None:
+        if faces is None:
+            faces = self.detector.detect(frame)
+            if not faces and require_face:
+                raise NoFaceError("no face found in the target image")
+            decide = self.face_policy.decide_still if require_face else self.face_policy.decide
+        else:
+            decide = self.face_policy.decide_given
+        if not faces:
+            return None
+        decision = decide(faces)
+        if decision.turned:
+            log.warning("%s", self.face_policy.turned_message(decision))
+        return decision
 
     def _fuse_faces(self, frame: np.ndarray, faces: list[Face]) -> np.ndarray:
         # A small face still costs a full pass of the first tier: spend it on real context
@@ -169,9 +158,9 @@ class FaceFusion:
         preps: list[FacePrep] = [
             prepare_face(frame, face, self._source.image, self._source.landmarks,
                          region=self.config.region, context=self.config.context,
-                         min_region=min_region, composite=self.config.blend.composite)
+                         min_region=min_region, composite=self.config.composite)
             for face in faces]
-        if self.config.blend.refine == Refine.UNET:
+        if self.config.refine == Refine.UNET:
             refine_batch(self._backend, self.bundle.tiers, preps, self._source.identity)
         output = frame
         for prep in preps:

@@ -15,8 +15,9 @@ from fuse_trt.commands.bench import bench_command
 from fuse_trt.commands.calibrate import calibrate_command, int8_build_options, int8_options
 from fuse_trt.commands.stream import stream_command
 from fuse_trt.commands.train import train_command
-from fuse_trt.engine.choices import BackendName, Blend, Precision, Region, values
-from fuse_trt.engine.errors import FuseTrtError
+from fuse_trt.commands.fusion_options import fusion_config, fusion_options
+from fuse_trt.engine.choices import BackendName, Precision, Region, values
+from fuse_trt.engine.errors import ConfigError, FuseTrtError
 
 def parse_tiers(value: str) -> tuple[int, ...]:
     try:
@@ -42,37 +43,27 @@ def cli(verbose: int) -> None:
 @click.argument("target")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
               help="Output image (.png, .jpg, .webp); written atomically.")
-@click.option("--bundle", type=click.Path(path_type=Path), default=None,
-              help="Bundle from `fuse-trt build`; default: the model shipped in the package.")
-@click.option("--backend", type=click.Choice(values(BackendName)),
-              default=BackendName.AUTO.value,
-              show_default=True)
-@click.option("--precision", type=click.Choice(values(Precision)),
-              default=Precision.FP32.value,
-              show_default=True)
-@click.option("--blend", type=click.Choice(values(Blend)), default=Blend.CLASSIC.value,
-              show_default=True, help="classic: colour transfer + feathered paste; unet: the "
-              "trained refiner (docs/quality.md); seamless: OpenCV Poisson blending.")
+@fusion_options
 @click.option("--region", type=click.Choice(values(Region)), default=Region.FACE.value,
               show_default=True,
               help="Run the UNet on the face with context, or on the whole frame.")
 @click.option("--ratio", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True,
               help="0 keeps the target's face, 1 pastes the source's.")
-@click.option("--face", "face_choice", default="largest", show_default=True,
-              help="Which target face: largest, all, or an index (largest first).")
-def fuse(source: str, target: str, output: Path, bundle: Path | None, backend: str,
-         precision: str, blend: str, region: str, ratio: float, face_choice: str) -> None:
-    """Fuse the face in SOURCE onto the face(s) in TARGET. SOURCE/TARGET may be sample:NAME."""
-    from fuse_trt.api import FaceFusion, FusionConfig
+@click.pass_context
+def fuse(ctx: click.Context, source: str, target: str, output: Path, **options) -> None:
+    """Fuse the face in SOURCE onto the face(s) in TARGET. SOURCE/TARGET may be sample:NAME.
+
+    By default the classical colour composite is refined by the bundle's UNet; target faces
+    turned past the yaw threshold are left untouched (--allow-profile fuses them)."""
+    from fuse_trt.api import FaceFusion
     from fuse_trt.engine.faces.samples import resolve_image_path
     from fuse_trt.engine.images import read_image, write_image
 
+    config = fusion_config(ctx, **options)
     source_image = read_image(resolve_image_path(source))
     target_image = read_image(resolve_image_path(target))
     if output.is_dir():
         raise FuseTrtError(f"{output}: is a directory; give an output file name such as out.png")
-    config = FusionConfig(bundle=bundle, backend=backend, precision=precision, blend=blend,
-                          region=region, ratio=ratio, face=face_choice)
     with FaceFusion(config) as fusion:
         fusion.set_source(source_image.rgb)
         fused = fusion.fuse(target_image.rgb)
@@ -183,6 +174,9 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as error:
         click.echo(f"error: {error.format_message()}", err=True)
         sys.exit(error.exit_code)
+    except ConfigError as error:  # options that do not fit together: a usage error
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
     except FuseTrtError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(1)

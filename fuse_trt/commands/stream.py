@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from fuse_trt.engine.choices import BackendName, Blend, FaceChoice, Precision, values
+from fuse_trt.commands.fusion_options import fusion_config as make_fusion_config
+from fuse_trt.commands.fusion_options import fusion_options
 
 if TYPE_CHECKING:
     import numpy as np
@@ -19,12 +20,6 @@ if TYPE_CHECKING:
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
-def _check_face_choice(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    if value not in values(FaceChoice) and not value.isdigit():
-        raise click.BadParameter(f"expected largest, all or an index, got {value!r}")
-    return value
-
-
 @click.command("stream")
 @click.argument("input_spec", metavar="INPUT")
 @click.option("--source", "source_face", required=True,
@@ -32,51 +27,41 @@ def _check_face_choice(ctx: click.Context, param: click.Parameter, value: str) -
 @click.option("-o", "--output", required=True,
               help="Output video (.mp4, .avi, .mkv, .mov, .webm), or - for none. Written to a "
               "temp file and renamed when finished, Ctrl-C and SIGTERM included.")
-@click.option("--bundle", type=click.Path(path_type=Path), default=None,
-              help="Bundle from `fuse-trt build`; default: the model shipped in the package.")
-@click.option("--backend", type=click.Choice(values(BackendName)),
-              default=BackendName.AUTO.value,
-              show_default=True)
-@click.option("--precision", type=click.Choice(values(Precision)),
-              default=Precision.FP32.value,
-              show_default=True)
-@click.option("--blend", type=click.Choice(values(Blend)), default=Blend.CLASSIC.value,
-              show_default=True, help="classic: colour transfer + feathered paste; unet: the "
-              "trained refiner (docs/quality.md); seamless: OpenCV Poisson blending.")
+@fusion_options
 @click.option("--max-frames", type=click.IntRange(min=1), default=None,
               help="Stop after this many input frames.")
 @click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
               help="Run the detector every N frames; track landmarks in between.")
-@click.option("--face", "face_choice", default="largest", show_default=True,
-              callback=_check_face_choice,
-              help="Which faces: largest, all, or an index (largest first).")
 @click.option("--smooth/--no-smooth", default=True, show_default=True,
               help="Smooth landmarks across frames (One Euro filter).")
 @click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False),
               default=None, help="Also write the statistics to this JSON file.")
 @click.option("--progress/--no-progress", default=None,
               help="Live progress line on stderr [default: when stderr is a terminal].")
-def stream_command(input_spec: str, source_face: str, output: str, bundle: Path | None,
-                   backend: str, precision: str, blend: str, max_frames: int | None, every: int,
-                   face_choice: str, smooth: bool, json_path: Path | None,
-                   progress: bool | None) -> None:
+@click.pass_context
+def stream_command(ctx: click.Context, input_spec: str, source_face: str, output: str,
+                   max_frames: int | None, every: int, smooth: bool, json_path: Path | None,
+                   progress: bool | None, **options) -> None:
     """Fuse the face in --source into every frame of INPUT: a video file, a camera index or an
-    OpenCV capture string (e.g. a GStreamer pipeline). Frames without a face pass through."""
-    from fuse_trt.api import FusionConfig
+    OpenCV capture string (e.g. a GStreamer pipeline). Frames without a face, and faces
+    turned past the yaw threshold, pass through (counted in the statistics)."""
     from fuse_trt.engine.faces.samples import resolve_image_path
     from fuse_trt.engine.images import read_image
     from fuse_trt.engine.errors import FuseTrtError
     from fuse_trt.stream import SmoothingConfig, StreamConfig, TrackerConfig, summary_lines
+    from fuse_trt.stream.pipeline import STREAM_INDEX_ERROR
 
+    if options["face_choice"].isdigit():
+        raise click.UsageError(f"--face {options['face_choice']}: {STREAM_INDEX_ERROR}")
+    fusion_config = make_fusion_config(ctx, **options)
     if json_path is not None and not json_path.parent.is_dir():
         raise FuseTrtError(f"{json_path}: directory {json_path.parent} does not exist")
     face_image = read_image(resolve_image_path(source_face)).rgb
-    config = StreamConfig(face=face_choice, max_frames=max_frames, tracker=TrackerConfig(
+    config = StreamConfig(max_frames=max_frames, tracker=TrackerConfig(
         every=every, smoothing=SmoothingConfig(enabled=smooth)))
-    fusion_config = FusionConfig(bundle=bundle, backend=backend, precision=precision,
-                                 blend=blend, face=FaceChoice.ALL)
-    info = {"blend": blend, "precision": precision, "face": face_choice, "every": every,
-            "smooth": smooth}
+    info = {"composite": fusion_config.composite, "refine": fusion_config.refine,
+            "face": fusion_config.face, "allow_profile": fusion_config.allow_profile,
+            "every": every, "smooth": smooth}
     stats, received = _run(input_spec, output, face_image, fusion_config, config, info, progress)
     for text in summary_lines(stats):
         click.echo(text)
@@ -97,8 +82,10 @@ def _run(input_spec: str, output: str, face_image: np.ndarray, fusion_config: Fu
         sink = open_sink(output, video.info.fps)
         fusion.set_source(face_image)
         pipeline = Pipeline(fusion, video, sink, config)
-        backend = fusion.backend.name if fusion.backend is not None else "none"
-        pipeline.stats.info.update(info, backend=backend)
+        selection = fusion.selection
+        pipeline.stats.info.update(
+            info, backend=selection.name if selection else "none",
+            precision=selection.precision if selection else "none")
         line = ProgressLine(sys.stderr, tty=progress) if progress is not False else None
         with stop_on_signals(pipeline.request_stop) as received:
             stats = pipeline.run(line)
