@@ -1,5 +1,7 @@
 """`fuse` options: every conflict is a one-line usage error (exit 2) that names it, TensorRT
 asked for where it cannot run is an error, and a turned target face is reported in one line."""
+import logging
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,7 @@ from fuse_trt.runtime import select
 
 def run_fuse(args, capsys, target="sample:astronaut"):
     try:
-        main(["fuse", "sample:grace_hopper", target, *[str(a) for a in args]])
+        main(["fuse", "sample:grace_hopper", str(target), *[str(a) for a in args]])
         code = 0
     except SystemExit as exit_:
         code = exit_.code
@@ -53,24 +55,26 @@ def test_torch_has_no_int8(tmp_path, capsys):
     assert code == 2 and "the torch backend has no int8" in err
 
 
-def test_auto_says_which_backend_it_used_and_why_with_v(tmp_path, capsys):
-    try:
-        main(["-v", "fuse", "sample:grace_hopper", "sample:astronaut", "-o",
-              str(tmp_path / "o.png")])
-    except SystemExit as exit_:
-        assert exit_.code == 0
-    err = capsys.readouterr().err
-    line = next(text for text in err.splitlines() if "backend onnxruntime" in text)
-    assert "precision fp32 (auto); skipped tensorrt: " in line and "onnxruntime CUDA" in line
+def test_auto_says_which_backend_it_used_and_why(tmp_path, capsys, caplog):
+    with caplog.at_level(logging.INFO, logger="fuse_trt"):
+        code, _, err = run_fuse(["-o", tmp_path / "o.png"], capsys)
+    assert code == 0, err
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("backend ")]
+    assert len(lines) == 1
+    assert lines[0].startswith("backend onnxruntime (CPUExecutionProvider), precision fp32 "
+                               "(auto); skipped tensorrt: ")
+    assert "; onnxruntime CUDA: " in lines[0]
 
 
-def test_a_turned_target_face_is_kept_and_reported_in_one_line(tmp_path, capsys, camera):
+def test_a_turned_target_face_is_kept_and_reported_in_one_line(tmp_path, capsys, caplog,
+                                                              camera):
     target = tmp_path / "camera.png"
     write_image(target, camera)
     out = tmp_path / "out.png"
-    code, stdout, err = run_fuse(["-o", out, "--refine", "none"], capsys, target=target)
+    with caplog.at_level(logging.WARNING, logger="fuse_trt"):
+        code, _, err = run_fuse(["-o", out, "--refine", "none"], capsys, target=target)
     assert code == 0, err
-    warnings = [line for line in err.splitlines() if line.strip()]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1 and "turned past yaw 0.50 left untouched" in warnings[0]
     assert np.array_equal(read_image(out).rgb, camera)
     code, _, err = run_fuse(["-o", out, "--refine", "none", "--allow-profile"], capsys,

@@ -26,11 +26,6 @@ def test_stream_writes_video_summary_and_json(mixed_video, tmp_path, kit, capsys
 
 
 @pytest.mark.parametrize("args, message", [
-    (["missing.mp4", "-o", "-"], "video file not found"),
-    (["{video}", "-o", "out.gif"], "cannot write videos of type '.gif'"),
-    (["{video}", "-o", "-", "--face", "left"], "expected largest, all or an index"),
-])
-@pytest.mark.parametrize("args, message", [
     (["--face", "1"], "--face 1: a face index picks one face of a still"),
     (["--refine", "none", "--backend", "onnxruntime"],
      "--backend choose how the UNet runs, but --refine none runs no UNet"),
@@ -47,6 +42,11 @@ def test_options_without_effect_are_usage_errors(mixed_video, capsys, args, mess
     assert error == f"error: {message}" or (message in error and "\n" not in error)
 
 
+@pytest.mark.parametrize("args, message", [
+    (["missing.mp4", "-o", "-"], "video file not found"),
+    (["{video}", "-o", "out.gif"], "cannot write videos of type '.gif'"),
+    (["{video}", "-o", "-", "--face", "left"], "expected largest, all or an index"),
+])
 def test_user_errors_print_one_line(mixed_video, tmp_path, capsys, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
     args = [arg.format(video=mixed_video.path) for arg in args]
