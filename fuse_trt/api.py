@@ -14,7 +14,7 @@ import numpy as np
 
 from fuse_trt.engine.bundle import Bundle
 from fuse_trt.engine.choices import Refine
-from fuse_trt.engine.errors import FuseTrtError, InputImageError, NoFaceError
+from fuse_trt.engine.errors import ConfigError, FuseTrtError, InputImageError, NoFaceError
 from fuse_trt.engine.faces import DetectorConfig, Face, FaceDetector, IdentityEncoder
 from fuse_trt.engine.faces.policy import FaceDecision
 from fuse_trt.engine.fusion_input import FacePrep, prepare_face
@@ -38,7 +38,8 @@ def check_image(image: object, what: str) -> np.ndarray:
         raise InputImageError(f"{what} must be RGB uint8 HxWx3, got {image.dtype} "
                               f"{tuple(image.shape)}")
     if image.shape[0] < 2 or image.shape[1] < 2:
-        raise InputImageError(f"{what} has no pixels to work on ({image.shape[1]}x{image.shape[0]})")
+        raise InputImageError(f"{what} has no pixels to work on "
+                              f"({image.shape[1]}x{image.shape[0]})")
     return image
 
 
@@ -57,6 +58,8 @@ class FaceFusion:
     """
 
     def __init__(self, config: FusionConfig = FusionConfig()):
+        if not isinstance(config, FusionConfig):
+            raise ConfigError(f"FaceFusion takes a FusionConfig, got {type(config).__name__}")
         self.config = config
         self.bundle = Bundle.load(config.bundle or default_bundle_dir())
         self.detector = FaceDetector(config.detector)

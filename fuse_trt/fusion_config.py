@@ -85,8 +85,9 @@ class FusionConfig:
                    (("backend", BackendName.AUTO), ("precision", None), ("region", Region.FACE))
                    if getattr(self, name) != unset]
         if ignored:
-            raise ConfigError(f"{', '.join(ignored)} choose how the UNet runs, but refine=none "
-                              "runs no UNet; drop them or use refine=unet")
+            verb, them = ("choose", "them") if len(ignored) > 1 else ("chooses", "it")
+            raise ConfigError(f"{', '.join(ignored)} {verb} how the UNet runs, but refine=none "
+                              f"runs no UNet; drop {them} or use refine=unet")
 
     @property
     def face_policy(self) -> FacePolicy:

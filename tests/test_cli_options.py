@@ -23,14 +23,14 @@ def run_fuse(args, capsys, target="sample:astronaut"):
 
 @pytest.mark.parametrize("args, message", [
     (["--refine", "none", "--backend", "tensorrt"],
-     "--backend choose how the UNet runs, but --refine none runs no UNet; drop them or use "
+     "--backend chooses how the UNet runs, but --refine none runs no UNet; drop it or use "
      "--refine unet"),
-    (["--refine", "none", "--precision", "fp32"], "--precision choose how the UNet runs"),
+    (["--refine", "none", "--precision", "fp32"], "--precision chooses how the UNet runs"),
     (["--blend", "classic", "--backend", "onnxruntime", "--region", "frame"],
      "--backend and --region choose how the UNet runs, but --refine none runs no UNet"),
     (["--blend", "seamless", "--refine", "unet"],
      "--blend is the deprecated form of --composite and --refine; give one or the other"),
-    (["--face", "second"], "expected largest, all or an index"),
+    (["--face", "second"], "face must be largest, all or an index"),
 ])
 def test_options_without_effect_are_usage_errors(tmp_path, capsys, args, message):
     code, _, err = run_fuse(["-o", tmp_path / "o.png", *args], capsys)

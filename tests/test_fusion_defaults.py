@@ -105,9 +105,9 @@ def test_a_face_index_past_the_faces_of_a_still_is_an_error(grace, astronaut):
     ({"composite": "poisson"}, "unknown composite"),
     ({"refine": "gan"}, "unknown refine"),
     ({"blend": "unet", "refine": "none"}, "blend is the deprecated form"),
-    ({"refine": "none", "backend": "tensorrt"}, "backend=tensorrt choose how the UNet runs"),
-    ({"refine": "none", "precision": "int8"}, "precision=int8 choose how the UNet runs"),
-    ({"refine": "none", "region": "frame"}, "region=frame choose how the UNet runs"),
+    ({"refine": "none", "backend": "tensorrt"}, "backend=tensorrt chooses how the UNet runs"),
+    ({"refine": "none", "precision": "int8"}, "precision=int8 chooses how the UNet runs"),
+    ({"refine": "none", "region": "frame"}, "region=frame chooses how the UNet runs"),
     ({"allow_profile": "yes"}, "allow_profile must be True or False"),
 ])
 def test_config_refuses_bad_values_at_construction(options, message):

@@ -12,15 +12,18 @@ import click
 from click.core import ParameterSource
 
 from fuse_trt.engine.choices import BackendName, Blend, Composite, Precision, Refine, values
+from fuse_trt.engine.errors import ConfigError
 
 UNET_OPTIONS = ("backend", "precision", "region")  # what only matters when the UNet runs
 
 
-def _face_choice(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    if value not in ("largest", "all") and not value.isdigit():
-        raise click.BadParameter(f"expected largest, all or an index (0 = the largest), "
-                                 f"got {value!r}")
-    return value
+def _face_choice(ctx: click.Context, param: click.Parameter, value: str):
+    from fuse_trt.engine.faces.policy import parse_face_choice  # keeps --help light
+
+    try:
+        return parse_face_choice(value)  # the one check, shared with FusionConfig
+    except ConfigError as error:
+        raise click.BadParameter(str(error)) from None
 
 
 def fusion_options(command):
@@ -78,8 +81,9 @@ def check_unet_options(ctx: click.Context, refine: Refine) -> None:
         return
     ignored = [f"--{name}" for name in UNET_OPTIONS if name in ctx.params and given(ctx, name)]
     if ignored:
-        raise click.UsageError(f"{' and '.join(ignored)} choose how the UNet runs, but "
-                               "--refine none runs no UNet; drop them or use --refine unet")
+        verb, them = ("choose", "them") if len(ignored) > 1 else ("chooses", "it")
+        raise click.UsageError(f"{' and '.join(ignored)} {verb} how the UNet runs, but "
+                               f"--refine none runs no UNet; drop {them} or use --refine unet")
 
 
 def fusion_config(ctx: click.Context, *, bundle: Path | None, composite: str | None,

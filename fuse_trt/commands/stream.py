@@ -51,7 +51,7 @@ def stream_command(ctx: click.Context, input_spec: str, source_face: str, output
     from fuse_trt.stream import SmoothingConfig, StreamConfig, TrackerConfig, summary_lines
     from fuse_trt.stream.pipeline import STREAM_INDEX_ERROR
 
-    if options["face_choice"].isdigit():
+    if isinstance(options["face_choice"], int):
         raise click.UsageError(f"--face {options['face_choice']}: {STREAM_INDEX_ERROR}")
     fusion_config = make_fusion_config(ctx, **options)
     if json_path is not None and not json_path.parent.is_dir():

@@ -28,9 +28,9 @@ def test_stream_writes_video_summary_and_json(mixed_video, tmp_path, kit, capsys
 @pytest.mark.parametrize("args, message", [
     (["--face", "1"], "--face 1: a face index picks one face of a still"),
     (["--refine", "none", "--backend", "onnxruntime"],
-     "--backend choose how the UNet runs, but --refine none runs no UNet"),
+     "--backend chooses how the UNet runs, but --refine none runs no UNet"),
     (["--blend", "classic", "--precision", "int8"],
-     "--precision choose how the UNet runs, but --refine none runs no UNet"),
+     "--precision chooses how the UNet runs, but --refine none runs no UNet"),
     (["--blend", "unet", "--composite", "seamless"], "--blend is the deprecated form"),
 ])
 def test_options_without_effect_are_usage_errors(mixed_video, capsys, args, message):
@@ -45,7 +45,7 @@ def test_options_without_effect_are_usage_errors(mixed_video, capsys, args, mess
 @pytest.mark.parametrize("args, message", [
     (["missing.mp4", "-o", "-"], "video file not found"),
     (["{video}", "-o", "out.gif"], "cannot write videos of type '.gif'"),
-    (["{video}", "-o", "-", "--face", "left"], "expected largest, all or an index"),
+    (["{video}", "-o", "-", "--face", "left"], "face must be largest, all or an index"),
 ])
 def test_user_errors_print_one_line(mixed_video, tmp_path, capsys, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)
