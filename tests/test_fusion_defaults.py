@@ -134,3 +134,17 @@ def test_fuse_and_set_source_refuse_arrays_that_are_not_images(grace, frame, mes
     fusion.set_source(grace)
     with pytest.raises(InputImageError, match=message):
         fusion.fuse(frame)
+
+
+def test_int8_runs_out_of_the_box_and_stays_close_to_fp32(grace, astronaut):
+    """The gated INT8 ONNX ships with the default model; it must still match that model's
+    FP32 graph (a re-exported model.onnx without a rebuilt INT8 fails here)."""
+    outputs = {}
+    for precision in ("fp32", "int8"):
+        with FaceFusion(FusionConfig(precision=precision)) as fusion:
+            fusion.set_source(grace)
+            outputs[precision] = fusion.fuse(astronaut).astype(int)
+            assert fusion.selection.precision == precision
+            assert fusion.backend.onnx_path.name == \
+                ("model.int8.onnx" if precision == "int8" else "model.onnx")
+    assert np.abs(outputs["int8"] - outputs["fp32"]).max() <= 3
