@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,12 +17,21 @@ from fuse_trt.runtime.protocol import Backend
 log = logging.getLogger("fuse_trt")
 
 
+def _importable(name: str) -> bool:
+    if name in sys.modules:  # imported already (or put there by a test's stand-in)
+        return True
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 def tensorrt_installed() -> bool:
-    return all(importlib.util.find_spec(name) is not None for name in ("tensorrt", "pycuda"))
+    return all(_importable(name) for name in ("tensorrt", "pycuda"))
 
 
 def torch_installed() -> bool:
-    return importlib.util.find_spec("torch") is not None
+    return _importable("torch")
 
 
 def available_backends() -> list[str]:
