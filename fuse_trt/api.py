@@ -16,7 +16,7 @@ from fuse_trt.engine.bundle import Bundle
 from fuse_trt.engine.choices import Refine
 from fuse_trt.engine.errors import ConfigError, FuseTrtError, InputImageError, NoFaceError
 from fuse_trt.engine.faces import DetectorConfig, Face, FaceDetector, IdentityEncoder
-from fuse_trt.engine.faces.policy import FaceDecision
+from fuse_trt.engine.faces.assignment import SFACE_SAME_PERSON, assign, similarity_matrix
 from fuse_trt.engine.fusion_input import FacePrep, prepare_face
 from fuse_trt.fusion_config import FusionConfig
 from fuse_trt.models import default_bundle_dir
@@ -26,7 +26,10 @@ from fuse_trt.runtime.select import BackendSelection, open_selected, select_back
 
 log = logging.getLogger("fuse_trt")
 
-__all__ = ["DetectorConfig", "FaceFusion", "FusionConfig", "SourceFace", "check_image"]
+
+
+__all__ = ["DetectorConfig", "FaceFusion", "FaceMapping", "FusionConfig", "SourceFace",
+           "check_image"]
 
 
 def check_image(image: object, what: str) -> np.ndarray:
@@ -50,6 +53,15 @@ class SourceFace:
     identity: np.ndarray | None
 
 
+@dataclass(frozen=True)
+class FaceMapping:
+    """Source ``i`` goes on the person of reference ``i`` (SFace embeddings, one per row)."""
+
+    sources: tuple[SourceFace, ...]
+    references: np.ndarray  # (R, 128) unit-length
+    threshold: float = SFACE_SAME_PERSON
+
+
 class FaceFusion:
     """Fuse a source face onto target images or video frames.
 
@@ -68,6 +80,7 @@ class FaceFusion:
         self._encoder: IdentityEncoder | None = None
         self._backend: Backend | None = None
         self._source: SourceFace | None = None
+        self._mapping: FaceMapping | None = None
         self._lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------
@@ -76,7 +89,8 @@ class FaceFusion:
         if self.config.refine == Refine.UNET and self._backend is None:
             self.selection = select_backend(self.bundle, self.config.backend,
                                             self.config.precision)
-            self._backend = open_selected(self.bundle, self.selection).activate()
+            self._backend = open_selected(self.bundle, self.selection,
+                                          self.config.url).activate()
         return self
 
     def close(self) -> None:
@@ -100,16 +114,63 @@ class FaceFusion:
     def set_source(self, image: np.ndarray) -> SourceFace:
         """Detect the largest face of ``image`` and keep it as the identity to paste; a turned
         source face is refused (it would be pasted turned onto every target)."""
-        faces = self.detector.detect(check_image(image, "the source image"))
+        self._source = self._source_face(image, "source")
+        return self._source
+
+    def _source_face(self, image: np.ndarray, role: str) -> SourceFace:
+        faces = self.detector.detect(check_image(image, f"the {role} image"))
         if not faces:
-            raise NoFaceError("no face found in the source image")
+            raise NoFaceError(f"no face found in the {role} image")
         face = faces[0]
         self.face_policy.check_source(face)
         identity = None
         if any(t.layout == "vector" for t in self.bundle.spec.inputs):
             identity = self._identity_encoder().embed(image, face.landmarks)
-        self._source = SourceFace(image=image, landmarks=face.landmarks, identity=identity)
-        return self._source
+        return SourceFace(image=image, landmarks=face.landmarks, identity=identity)
+
+    def set_mapping(self, pairs: list[tuple[np.ndarray, np.ndarray]],
+                    threshold: float = SFACE_SAME_PERSON) -> FaceMapping:
+        """Fuse source ``pairs[i][0]`` only onto the target face most similar (SFace cosine at
+        or above ``threshold``) to the person in reference photo ``pairs[i][1]``; faces no
+        reference matches are left alone. Faces and references are matched as one assignment.
+        """
+        if not pairs:
+            raise FuseTrtError("set_mapping needs at least one (source, reference) pair")
+        sources = tuple(self._source_face(source, "source") for source, _ in pairs)
+        references = np.stack([self.reference_embedding(ref) for _, ref in pairs])
+        self._mapping = FaceMapping(sources, references, threshold)
+        return self._mapping
+
+    def set_target_face(self, reference: np.ndarray,
+                        threshold: float = SFACE_SAME_PERSON) -> FaceMapping:
+        """Fuse the current source only onto the person in ``reference``."""
+        if self._source is None:
+            raise FuseTrtError("set_source() must be called before set_target_face()")
+        self._mapping = FaceMapping((self._source,), self.reference_embedding(reference)[None],
+                                threshold)
+        return self._mapping
+
+    @property
+    def mapping(self) -> FaceMapping | None:
+        return self._mapping
+
+    def reference_embedding(self, image: np.ndarray) -> np.ndarray:
+        faces = self.detector.detect(check_image(image, "the reference photo"))
+        if not faces:
+            raise NoFaceError("no face found in the reference photo")
+        return self._identity_encoder().embed(image, faces[0].landmarks)
+
+    def embed_face(self, frame: np.ndarray, face: Face) -> np.ndarray:
+        return self._identity_encoder().embed(frame, face.landmarks)
+
+    def match_faces(self, frame: np.ndarray, faces: list[Face]) -> list[tuple[Face, int]]:
+        """(face, source index) for every face the mapping assigns, solved for this frame."""
+        if not faces:
+            return []
+        embeddings = np.stack([self.embed_face(frame, face) for face in faces])
+        chosen = assign(similarity_matrix(self._mapping.references, embeddings),
+                        self._mapping.threshold)
+        return [(faces[column], row) for column, row in sorted(chosen.items())]
 
     def _identity_encoder(self) -> IdentityEncoder:
         if self._encoder is None:
@@ -118,53 +179,76 @@ class FaceFusion:
 
     # -- per frame -------------------------------------------------------------------
     def fuse(self, frame: np.ndarray, faces: list[Face] | None = None,
-             require_face: bool = True) -> np.ndarray:
+             require_face: bool = True,
+             assigned: list[tuple[Face, int]] | None = None) -> np.ndarray:
         """Return a new frame with the source face fused onto the chosen target face(s).
 
-        Without ``faces`` they are detected and chosen by the face policy (``config.face``);
-        target faces turned past the yaw threshold are left untouched (one warning) unless
-        ``config.allow_profile``. ``faces`` given by the caller (a stream, a tracker) are the
-        faces to fuse: only the turned-face check applies. With ``require_face=False`` a
-        frame without a face comes back unchanged (video).
+        Without ``faces`` they are detected and chosen by the face policy (``config.face``),
+        or by the mapping (:meth:`set_mapping`: each face gets the source its reference
+        matches). ``faces`` given by the caller (a stream, a tracker) are the faces to fuse;
+        ``assigned`` (face, source index) pairs are decided by the caller (a stream's tracks).
+        Target faces turned past the yaw threshold are left untouched, with one warning,
+        unless ``config.allow_profile``. With ``require_face=False`` a frame without a face
+        comes back unchanged (video).
         """
         check_image(frame, "the target image")
-        if self._source is None:
-            raise FuseTrtError("set_source() must be called before fuse()")
+        if self._source is None and self._mapping is None:
+            raise FuseTrtError("set_source() or set_mapping() must be called before fuse()")
         with self._lock:
-            decision = self._decide(frame, faces, require_face)
-            if decision is None or not decision.fuse:
+            chosen = faces is not None
+            if faces is None and assigned is None:
+                faces = self.detector.detect(frame)
+            pairs = assigned if assigned is not None else \
+                self._pairs(frame, faces, chosen, require_face)
+            if not pairs:
+                if require_face:
+                    raise NoFaceError("no face found in the target image" if not faces else
+                                      "no target face matches the reference photo(s)")
+                return frame.copy()
+            pairs = self._frontal(pairs)
+            if not pairs:
                 return frame.copy()
             if self.config.refine == Refine.UNET:
                 self.prepare()
-            return self._fuse_faces(frame, list(decision.fuse))
+            return self._fuse_pairs(frame, pairs)
 
-    def _decide(self, frame: np.ndarray, faces: list[Face] | None,
-                require_face: bool) -> FaceDecision | None:
-        if faces is None:
-            faces = self.detector.detect(frame)
-            if not faces and require_face:
-                raise NoFaceError("no face found in the target image")
-            decide = self.face_policy.decide_still if require_face else self.face_policy.decide
-        else:
-            decide = self.face_policy.decide_given
+    def _pairs(self, frame: np.ndarray, faces: list[Face], chosen: bool,
+               require_face: bool) -> list[tuple[Face, int]]:
         if not faces:
-            return None
-        decision = decide(faces)
+            return []
+        if self._mapping is not None:
+            return self.match_faces(frame, faces)
+        if chosen:
+            return [(face, 0) for face in faces]
+        policy = self.face_policy
+        return [(face, 0) for face in (policy.choose_still(faces) if require_face
+                                       else policy.choose(faces))]
+
+    def _frontal(self, pairs: list[tuple[Face, int]]) -> list[tuple[Face, int]]:
+        """``pairs`` without the turned faces (one warning names them)."""
+        decision = self.face_policy.decide_given([face for face, _ in pairs])
         if decision.turned:
             log.warning("%s", self.face_policy.turned_message(decision))
-        return decision
+        kept = {id(face) for face in decision.fuse}
+        return [(face, index) for face, index in pairs if id(face) in kept]
 
-    def _fuse_faces(self, frame: np.ndarray, faces: list[Face]) -> np.ndarray:
+    def _sources(self) -> tuple[SourceFace, ...]:
+        return self._mapping.sources if self._mapping is not None else (self._source,)
+
+    def _fuse_pairs(self, frame: np.ndarray, pairs: list[tuple[Face, int]]) -> np.ndarray:
         # A small face still costs a full pass of the first tier: spend it on real context
         # (just under the next tier's threshold) instead of reflect padding.
         min_region = self.bundle.tiers.first_tier_limit
+        sources = self._sources()
         preps: list[FacePrep] = [
-            prepare_face(frame, face, self._source.image, self._source.landmarks,
+            prepare_face(frame, face, sources[index].image, sources[index].landmarks,
                          region=self.config.region, context=self.config.context,
                          min_region=min_region, composite=self.config.composite)
-            for face in faces]
+            for face, index in pairs]
         if self.config.refine == Refine.UNET:
-            refine_batch(self._backend, self.bundle.tiers, preps, self._source.identity)
+            for index in sorted({index for _, index in pairs}):  # one identity per batch
+                group = [prep for prep, (_, i) in zip(preps, pairs) if i == index]
+                refine_batch(self._backend, self.bundle.tiers, group, sources[index].identity)
         output = frame
         for prep in preps:
             output = prep.paste(output, self.config.ratio)

@@ -12,12 +12,16 @@ from pathlib import Path
 import click
 
 from fuse_trt.commands.bench import bench_command
+from fuse_trt.commands.doctor import doctor_command
+from fuse_trt.commands.export_triton import export_triton_command
 from fuse_trt.commands.calibrate import calibrate_command, int8_build_options, int8_options
 from fuse_trt.commands.stream import stream_command
+from fuse_trt.commands.targeting import targeting_options
 from fuse_trt.commands.train import train_command
 from fuse_trt.commands.fusion_options import fusion_config, fusion_options
 from fuse_trt.engine.choices import BackendName, Precision, Region, values
 from fuse_trt.engine.errors import ConfigError, FuseTrtError
+from fuse_trt.engine.progress import enable_phase_lines
 
 def parse_tiers(value: str) -> tuple[int, ...]:
     try:
@@ -31,41 +35,54 @@ def parse_tiers(value: str) -> tuple[int, ...]:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="fuse-trt", prog_name="fuse-trt",
+                      message="%(prog)s %(version)s")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 def cli(verbose: int) -> None:
     """UNet face fusion compiled for TensorRT, with an ONNX Runtime CPU path."""
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s: %(message)s")
+    enable_phase_lines()  # a line per long step (export, calibration, TensorRT build) on stderr
 
 
 @cli.command()
 @click.argument("source")
 @click.argument("target")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
-              help="Output image (.png, .jpg, .webp); written atomically.")
+              help="Output image (.png, .jpg, .webp), written atomically; with a folder or "
+              "glob TARGET, the output folder.")
 @fusion_options
 @click.option("--region", type=click.Choice(values(Region)), default=Region.FACE.value,
               show_default=True,
               help="Run the UNet on the face with context, or on the whole frame.")
 @click.option("--ratio", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True,
               help="0 keeps the target's face, 1 pastes the source's.")
+@targeting_options
 @click.pass_context
-def fuse(ctx: click.Context, source: str, target: str, output: Path, **options) -> None:
-    """Fuse the face in SOURCE onto the face(s) in TARGET. SOURCE/TARGET may be sample:NAME.
+def fuse(ctx: click.Context, source: str, target: str, output: Path, target_face: str | None,
+         mapping: tuple, similarity: float, **options) -> None:
+    """Fuse the face in SOURCE onto the face(s) in TARGET. SOURCE/TARGET may be sample:NAME;
+    TARGET may be a folder or a quoted glob ('shots/*.jpg'), then -o is a folder. With --map,
+    SOURCE is - (the sources come from the map).
 
     By default the classical colour composite is refined by the bundle's UNet; target faces
     turned past the yaw threshold are left untouched (--allow-profile fuses them)."""
     from fuse_trt.api import FaceFusion
+    from fuse_trt.commands.batch import is_batch_target, run_batch
+    from fuse_trt.commands.targeting import apply_targeting
     from fuse_trt.engine.faces.samples import resolve_image_path
     from fuse_trt.engine.images import read_image, write_image
 
     config = fusion_config(ctx, **options)
-    source_image = read_image(resolve_image_path(source))
-    target_image = read_image(resolve_image_path(target))
-    if output.is_dir():
+    batch = is_batch_target(target)
+    target_image = None if batch else read_image(resolve_image_path(target))
+    if output.is_dir() and not batch:
         raise FuseTrtError(f"{output}: is a directory; give an output file name such as out.png")
     with FaceFusion(config) as fusion:
-        fusion.set_source(source_image.rgb)
+        apply_targeting(fusion, source, target_face, mapping, similarity)
+        if batch:
+            run_batch(fusion, target, output)
+            return
         fused = fusion.fuse(target_image.rgb)
     write_image(output, fused, target_image.alpha)
     click.echo(f"wrote {output}")
@@ -161,7 +178,8 @@ def info(bundle: Path | None) -> None:
     click.echo(describe(bundle))
 
 
-for command in (calibrate_command, bench_command, stream_command, train_command):
+for command in (calibrate_command, bench_command, stream_command, train_command,
+                export_triton_command, doctor_command):
     cli.add_command(command)
 
 

@@ -10,10 +10,9 @@ import click
 
 from fuse_trt.commands.fusion_options import fusion_config as make_fusion_config
 from fuse_trt.commands.fusion_options import fusion_options
+from fuse_trt.commands.targeting import targeting_options
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from fuse_trt.api import FusionConfig
     from fuse_trt.stream import StreamConfig, StreamStats
 
@@ -22,8 +21,8 @@ EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 @click.command("stream")
 @click.argument("input_spec", metavar="INPUT")
-@click.option("--source", "source_face", required=True,
-              help="Image with the face to paste (a path or sample:NAME).")
+@click.option("--source", "source_face", default=None,
+              help="Image with the face to paste (a path or sample:NAME); not with --map.")
 @click.option("-o", "--output", required=True,
               help="Output video (.mp4, .avi, .mkv, .mov, .webm), or - for none. Written to a "
               "temp file and renamed when finished, Ctrl-C and SIGTERM included.")
@@ -32,6 +31,7 @@ EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
               help="Stop after this many input frames.")
 @click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
               help="Run the detector every N frames; track landmarks in between.")
+@targeting_options
 @click.option("--smooth/--no-smooth", default=True, show_default=True,
               help="Smooth landmarks across frames (One Euro filter).")
 @click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False),
@@ -39,14 +39,13 @@ EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 @click.option("--progress/--no-progress", default=None,
               help="Live progress line on stderr [default: when stderr is a terminal].")
 @click.pass_context
-def stream_command(ctx: click.Context, input_spec: str, source_face: str, output: str,
-                   max_frames: int | None, every: int, smooth: bool, json_path: Path | None,
+def stream_command(ctx: click.Context, input_spec: str, source_face: str | None, output: str,
+                   max_frames: int | None, every: int, target_face: str | None, mapping: tuple,
+                   similarity: float, smooth: bool, json_path: Path | None,
                    progress: bool | None, **options) -> None:
     """Fuse the face in --source into every frame of INPUT: a video file, a camera index or an
     OpenCV capture string (e.g. a GStreamer pipeline). Frames without a face, and faces
     turned past the yaw threshold, pass through (counted in the statistics)."""
-    from fuse_trt.engine.faces.samples import resolve_image_path
-    from fuse_trt.engine.images import read_image
     from fuse_trt.engine.errors import FuseTrtError
     from fuse_trt.stream import SmoothingConfig, StreamConfig, TrackerConfig, summary_lines
     from fuse_trt.stream.pipeline import STREAM_INDEX_ERROR
@@ -56,13 +55,13 @@ def stream_command(ctx: click.Context, input_spec: str, source_face: str, output
     fusion_config = make_fusion_config(ctx, **options)
     if json_path is not None and not json_path.parent.is_dir():
         raise FuseTrtError(f"{json_path}: directory {json_path.parent} does not exist")
-    face_image = read_image(resolve_image_path(source_face)).rgb
+    targeting = (source_face, target_face, mapping, similarity)
     config = StreamConfig(max_frames=max_frames, tracker=TrackerConfig(
         every=every, smoothing=SmoothingConfig(enabled=smooth)))
     info = {"composite": fusion_config.composite, "refine": fusion_config.refine,
             "face": fusion_config.face, "allow_profile": fusion_config.allow_profile,
             "every": every, "smooth": smooth}
-    stats, received = _run(input_spec, output, face_image, fusion_config, config, info, progress)
+    stats, received = _run(input_spec, output, targeting, fusion_config, config, info, progress)
     for text in summary_lines(stats):
         click.echo(text)
     if json_path is not None:
@@ -72,15 +71,16 @@ def stream_command(ctx: click.Context, input_spec: str, source_face: str, output
         sys.exit(EXIT_CODES.get(received[0], 1))
 
 
-def _run(input_spec: str, output: str, face_image: np.ndarray, fusion_config: FusionConfig,
+def _run(input_spec: str, output: str, targeting: tuple, fusion_config: FusionConfig,
          config: StreamConfig, info: dict, progress: bool | None) -> tuple[StreamStats, list[int]]:
     """Open everything, run the pipeline with Ctrl-C/SIGTERM as stop requests, close."""
     from fuse_trt.api import FaceFusion
+    from fuse_trt.commands.targeting import apply_targeting
     from fuse_trt.stream import Pipeline, ProgressLine, VideoSource, open_sink, stop_on_signals
 
     with VideoSource(input_spec) as video, FaceFusion(fusion_config) as fusion:
         sink = open_sink(output, video.info.fps)
-        fusion.set_source(face_image)
+        apply_targeting(fusion, *targeting)
         pipeline = Pipeline(fusion, video, sink, config)
         selection = fusion.selection
         pipeline.stats.info.update(

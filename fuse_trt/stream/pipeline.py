@@ -21,6 +21,7 @@ import numpy as np
 
 from fuse_trt.engine.errors import ConfigError, FuseTrtError
 from fuse_trt.engine.faces import Face, FaceDetector
+from fuse_trt.engine.faces.assignment import TrackAssignment
 from fuse_trt.stream.sinks import NullSink
 from fuse_trt.stream.sources import VideoSource
 from fuse_trt.stream.stats import StatsRecorder, StreamStats
@@ -80,6 +81,10 @@ class Pipeline:
         self.tracker = FaceTracker(FaceDetector(fusion.config.detector), config.tracker,
                                    source.info.fps)
         self._drop_late = source.info.live if config.drop_late is None else config.drop_late
+        mapping = fusion.mapping
+        self.assignment = None if mapping is None else TrackAssignment(mapping.references,
+                                                                       mapping.threshold)
+        self.last_assignment: dict[int, int] = {}  # track id -> source index, latest frame
         self.stats = StatsRecorder(_describe(source, sink))
         self._queues = [queue.Queue(maxsize=max(1, config.queue_size)) for _ in range(3)]
         self._stop, self._abort = threading.Event(), threading.Event()
@@ -222,7 +227,9 @@ class Pipeline:
 
     def _fuse(self, item: _Frame) -> _Frame:
         start = time.perf_counter()
-        decision = self.policy.decide(item.faces)
+        # With a mapping every face is a candidate: the references choose, not --face.
+        decide = self.policy.decide_given if self.assignment else self.policy.decide
+        decision = decide(item.faces)
         self.stats.count("profile_faces", len(decision.turned))
         if not decision.fuse and not decision.turned:
             self.stats.count("no_face_frames")
@@ -233,15 +240,27 @@ class Pipeline:
         self.stats.timed("fuse", time.perf_counter() - start)
         return item
 
+    def _assign(self, item: _Frame, faces: list[Face]) -> list[tuple[Face, int]]:
+        """(face, source) per tracked face; a track keeps its source while it lives."""
+        by_track = {face.track: face for face in faces}
+        held = self.assignment.update(list(by_track), lambda track: self.fusion.embed_face(
+            item.image, by_track[track]))
+        if held != self.last_assignment:
+            log.info("frame %d: track -> source %s", item.index, held)
+        self.last_assignment = held
+        return [(by_track[track], source) for track, source in held.items()]
+
     def _fuse_faces(self, item: _Frame, faces: list[Face]) -> np.ndarray:
         try:
-            fused = self.fusion.fuse(item.image, faces=faces, require_face=False)
+            assigned = self._assign(item, faces) if self.assignment else None
+            fused = self.fusion.fuse(item.image, faces=faces, require_face=False,
+                                     assigned=assigned)
         except (FuseTrtError, cv2.error) as error:  # one odd frame must not end a camera feed
             log.warning("frame %d left unchanged: %s", item.index, error)
             self.stats.count("fuse_errors")
             return item.image
         self.stats.count("fused_frames")
-        self.stats.count("faces_fused", len(faces))
+        self.stats.count("faces_fused", len(faces if assigned is None else assigned))
         return fused
 
     def _encode(self, item: _Frame) -> _Frame:
