@@ -28,6 +28,7 @@ class FusionConfig:
     bundle: Path | None = None  # None: the default model shipped in the package
     backend: BackendName = BackendName.AUTO
     precision: Precision | None = None  # None: fp16 on TensorRT, fp32 elsewhere
+    url: str | None = None  # the Triton server of backend="triton"
     composite: Composite | None = None  # None: colour (or what ``blend`` says)
     refine: Refine | None = None  # None: unet (or what ``blend`` says)
     region: Region = Region.FACE
@@ -82,7 +83,8 @@ class FusionConfig:
         if self.refine != Refine.NONE:
             return
         ignored = [f"{name}={getattr(self, name)}" for name, unset in
-                   (("backend", BackendName.AUTO), ("precision", None), ("region", Region.FACE))
+                   (("backend", BackendName.AUTO), ("precision", None), ("url", None),
+                    ("region", Region.FACE))
                    if getattr(self, name) != unset]
         if ignored:
             verb, them = ("choose", "them") if len(ignored) > 1 else ("chooses", "it")

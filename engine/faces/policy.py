@@ -68,6 +68,13 @@ class FacePolicy:
         index = self.index or 0
         return list(faces[index:index + 1])
 
+    def choose_still(self, faces: list[Face]) -> list[Face]:
+        """:meth:`choose`, with an index past the end a :class:`NoFaceError` (a still has one
+        answer; a stream treats it as a frame without the face)."""
+        if self.index is not None and self.index >= len(faces):
+            raise NoFaceError(f"face index {self.index} requested, {len(faces)} face(s) found")
+        return self.choose(faces)
+
     def is_turned(self, face: Face) -> bool:
         return not self.allow_profile and yaw_ratio(face.landmarks) > self.max_yaw
 
@@ -86,9 +93,7 @@ class FacePolicy:
     def decide_still(self, faces: list[Face]) -> FaceDecision:
         """:meth:`decide`, with an index past the end a :class:`NoFaceError` (a still has
         one answer; a stream treats it as a frame without the face)."""
-        if self.index is not None and self.index >= len(faces):
-            raise NoFaceError(f"face index {self.index} requested, {len(faces)} face(s) found")
-        return self.decide(faces)
+        return self.decide_given(self.choose_still(faces))
 
     def check_source(self, face: Face) -> None:
         """A turned source face gives a turned paste everywhere: refuse it."""

@@ -14,7 +14,7 @@ from click.core import ParameterSource
 from fuse_trt.engine.choices import BackendName, Blend, Composite, Precision, Refine, values
 from fuse_trt.engine.errors import ConfigError
 
-UNET_OPTIONS = ("backend", "precision", "region")  # what only matters when the UNet runs
+UNET_OPTIONS = ("backend", "precision", "url", "region")  # what only matters when the UNet runs
 
 
 def _face_choice(ctx: click.Context, param: click.Parameter, value: str):
@@ -49,6 +49,8 @@ def fusion_options(command):
                      "else on CPU (-v says which and why)."),
         click.option("--precision", type=click.Choice(values(Precision)), default=None,
                      help="UNet precision.  [default: fp16 on TensorRT, fp32 otherwise]"),
+        click.option("--url", default=None, metavar="HOST:PORT",
+                     help="With --backend triton: the server (grpc://HOST:PORT for gRPC)."),
         click.option("--face", "face_choice", default="largest", show_default=True,
                      callback=_face_choice,
                      help="Which target faces: largest, all, or an index (largest first; "
@@ -88,12 +90,16 @@ def check_unet_options(ctx: click.Context, refine: Refine) -> None:
 
 def fusion_config(ctx: click.Context, *, bundle: Path | None, composite: str | None,
                   refine: str | None, blend: str | None, backend: str, precision: str | None,
-                  face_choice: str, allow_profile: bool, **more):
+                  url: str | None, face_choice, allow_profile: bool, **more):
     """The FusionConfig the options ask for; conflicting options are a usage error."""
     from fuse_trt.api import FusionConfig
 
     composite, refine = resolve_refinement(ctx, blend, composite, refine)
     check_unet_options(ctx, refine)
-    unet = {"backend": backend, "precision": precision} if refine == Refine.UNET else {}
+    if url is not None and backend != BackendName.TRITON:
+        raise click.UsageError("--url is the server of --backend triton; add --backend triton "
+                               "or drop --url")
+    unet = {"backend": backend, "precision": precision, "url": url} \
+        if refine == Refine.UNET else {}
     return FusionConfig(bundle=bundle, composite=composite, refine=refine, face=face_choice,
                         allow_profile=allow_profile, **unet, **more)
