@@ -13,7 +13,7 @@ from types import TracebackType
 import numpy as np
 
 from fuse_trt.engine.bundle import Bundle
-from fuse_trt.engine.choices import Refine
+from fuse_trt.engine.choices import BackendName, Refine
 from fuse_trt.engine.errors import ConfigError, FuseTrtError, InputImageError, NoFaceError
 from fuse_trt.engine.faces import DetectorConfig, Face, FaceDetector, IdentityEncoder
 from fuse_trt.engine.faces.assignment import SFACE_SAME_PERSON, assign, similarity_matrix
@@ -88,10 +88,18 @@ class FaceFusion:
         """Open and activate the backend (all tiers); idempotent."""
         if self.config.refine == Refine.UNET and self._backend is None:
             self.selection = select_backend(self.bundle, self.config.backend,
-                                            self.config.precision)
-            self._backend = open_selected(self.bundle, self.selection,
-                                          self.config.url).activate()
+                                            self.config.precision, plans_buildable=True)
+            self._backend = self._open(self.selection).activate()
         return self
+
+    def _open(self, selection: BackendSelection) -> Backend:
+        """The selected backend; a missing TensorRT plan is built into the engine cache."""
+        if selection.name != BackendName.TENSORRT:
+            return open_selected(self.bundle, selection, self.config.url)
+        from fuse_trt.engine_cache import open_tensorrt_building
+
+        log.info("%s", selection.describe())
+        return open_tensorrt_building(self.bundle, selection.precision)
 
     def close(self) -> None:
         with self._lock:
@@ -248,7 +256,9 @@ class FaceFusion:
         if self.config.refine == Refine.UNET:
             for index in sorted({index for _, index in pairs}):  # one identity per batch
                 group = [prep for prep, (_, i) in zip(preps, pairs) if i == index]
-                refine_batch(self._backend, self.bundle.tiers, group, sources[index].identity)
+                # the backend's tiers: a DLA tier is static, faces are padded to its shape
+                refine_batch(self._backend, self._backend.tiers, group,
+                             sources[index].identity)
         output = frame
         for prep in preps:
             output = prep.paste(output, self.config.ratio)

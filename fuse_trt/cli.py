@@ -198,6 +198,27 @@ def info(bundle: Path | None, as_json: bool) -> None:
     click.echo(json.dumps(describe_json(bundle), indent=2) if as_json else describe(bundle))
 
 
+@cli.group()
+def cache() -> None:
+    """The per-user engine cache of TensorRT plans built on first use."""
+
+
+@cache.command("list")
+def cache_list() -> None:
+    """List the cached TensorRT plans."""
+    from fuse_trt.engine_cache import describe_cache
+
+    click.echo("\n".join(describe_cache()))
+
+
+@cache.command("clear")
+def cache_clear() -> None:
+    """Remove every cached TensorRT plan."""
+    from fuse_trt.engine_cache import cache_root, clear_cache
+
+    click.echo(f"removed {clear_cache()} plan(s) from {cache_root()}")
+
+
 for command in (calibrate_command, bench_command, stream_command, train_command,
                 export_triton_command, doctor_command):
     cli.add_command(command)
