@@ -23,7 +23,7 @@ install-dev: $(BIN)/python
 demo: install
 	mkdir -p out
 	$(BIN)/fuse-trt fuse sample:grace_hopper sample:astronaut -o out/fused.jpg
-	$(BIN)/fuse-trt fuse sample:grace_hopper sample:astronaut -o out/fused-unet.jpg --blend unet
+	$(BIN)/fuse-trt fuse sample:grace_hopper sample:astronaut -o out/fused-composite.jpg --refine none
 
 test: install-dev
 	$(BIN)/pytest -q

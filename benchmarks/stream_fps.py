@@ -92,8 +92,7 @@ def run_one(fusion: FaceFusion, video: Path, output: Path) -> dict:
     """One stream, with the share of the CPUs other processes used meanwhile (contention)."""
     load_before, busy_before, own_before = os.getloadavg()[0], busy_cpu_s(), own_cpu_s()
     with VideoSource(video) as source:
-        pipeline = Pipeline(fusion, source, open_sink(output, source.info.fps),
-                            StreamConfig(face="all"))
+        pipeline = Pipeline(fusion, source, open_sink(output, source.info.fps), StreamConfig())
         stats = pipeline.run()
     others = (busy_cpu_s() - busy_before) - (own_cpu_s() - own_before)
     result = stats.to_dict()

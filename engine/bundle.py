@@ -110,9 +110,11 @@ class Bundle:
                    if file is None or a.file == file]
         if not matches:
             have = sorted({f"{a.kind}/{a.precision}" for a in self.manifest.artifacts})
+            backend = " --backend tensorrt" if kind == ArtifactKind.PLAN else ""
             raise BundleError(f"{self.directory}: no {kind} artifact for precision {precision} "
-                              f"(bundle has {', '.join(have)}); build it with "
-                              f"`fuse-trt build --precision {precision} -o {self.directory}`")
+                              f"(bundle has {', '.join(have)}); build a bundle of your own "
+                              f"with `fuse-trt build{backend} --precision {precision} -o DIR` "
+                              "and pass --bundle DIR")
         artifact = matches[-1]
         path = self.directory / artifact.file
         if not path.is_file():

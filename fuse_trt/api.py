@@ -7,53 +7,43 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from types import TracebackType
 
 import numpy as np
 
 from fuse_trt.engine.bundle import Bundle
-from fuse_trt.engine.choices import (BackendName, Blend, FaceChoice, Precision, Refine, Region,
-                                     parse, values)
+from fuse_trt.engine.choices import BackendName, Refine
+from fuse_trt.engine.errors import ConfigError, FuseTrtError, InputImageError, NoFaceError
+from fuse_trt.engine.faces import DetectorConfig, Face, FaceDetector, IdentityEncoder
 from fuse_trt.engine.faces.assignment import SFACE_SAME_PERSON, assign, similarity_matrix
-from fuse_trt.engine.faces import (DetectorConfig, Face, FaceDetector, IdentityEncoder,
-                                   PROFILE_YAW_THRESHOLD, yaw_ratio)
-from fuse_trt.engine.errors import FuseTrtError, NoFaceError
 from fuse_trt.engine.fusion_input import FacePrep, prepare_face
-from fuse_trt.runtime.batching import refine_batch
+from fuse_trt.fusion_config import FusionConfig
 from fuse_trt.models import default_bundle_dir
+from fuse_trt.runtime.batching import refine_batch
 from fuse_trt.runtime.protocol import Backend
-from fuse_trt.engine_cache import open_backend
+from fuse_trt.runtime.select import BackendSelection, open_selected, select_backend
 
 log = logging.getLogger("fuse_trt")
 
 
 
-@dataclass(frozen=True)
-class FusionConfig:
-    """Everything that shapes a fusion; passed explicitly, never read from globals."""
+__all__ = ["DetectorConfig", "FaceFusion", "FaceMapping", "FusionConfig", "SourceFace",
+           "check_image"]
 
-    bundle: Path | None = None  # None: the default model shipped in the package
-    backend: Backend = BackendName.AUTO
-    precision: Precision | None = None  # None: fp16 on TensorRT, fp32 elsewhere
-    url: str | None = None  # the Triton server of backend="triton"
-    blend: Blend = Blend.CLASSIC
-    region: Region = Region.FACE
-    ratio: float = 1.0  # 0 = the target's face, 1 = the source's
-    face: str = "largest"  # "largest", "all" or a face index (largest first)
-    context: float = 0.6  # context around the face box, as a fraction of its size
-    detector: DetectorConfig = field(default_factory=DetectorConfig)
 
-    def __post_init__(self) -> None:
-        for name, choice in (("backend", BackendName), ("precision", Precision), ("blend", Blend),
-                             ("region", Region)):
-            if getattr(self, name) is not None or name != "precision":
-                object.__setattr__(self, name, parse(choice, getattr(self, name), name))
-        if not 0.0 <= self.ratio <= 1.0:
-            raise FuseTrtError(f"ratio must lie in 0..1, got {self.ratio}")
-        if self.face not in values(FaceChoice) and not str(self.face).isdigit():
-            raise FuseTrtError(f"face must be largest, all or an index, got {self.face!r}")
+def check_image(image: object, what: str) -> np.ndarray:
+    """``image`` if it is an RGB uint8 HxWx3 array with pixels, else :class:`InputImageError`."""
+    if not isinstance(image, np.ndarray):
+        raise InputImageError(f"{what} must be a numpy array (RGB uint8 HxWx3), got "
+                              f"{type(image).__name__}")
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise InputImageError(f"{what} must be RGB uint8 HxWx3, got {image.dtype} "
+                              f"{tuple(image.shape)}")
+    if image.shape[0] < 2 or image.shape[1] < 2:
+        raise InputImageError(f"{what} has no pixels to work on "
+                              f"({image.shape[1]}x{image.shape[0]})")
+    return image
 
 
 @dataclass(frozen=True)
@@ -80,9 +70,13 @@ class FaceFusion:
     """
 
     def __init__(self, config: FusionConfig = FusionConfig()):
+        if not isinstance(config, FusionConfig):
+            raise ConfigError(f"FaceFusion takes a FusionConfig, got {type(config).__name__}")
         self.config = config
         self.bundle = Bundle.load(config.bundle or default_bundle_dir())
         self.detector = FaceDetector(config.detector)
+        self.face_policy = config.face_policy
+        self.selection: BackendSelection | None = None  # set by prepare() when the UNet runs
         self._encoder: IdentityEncoder | None = None
         self._backend: Backend | None = None
         self._source: SourceFace | None = None
@@ -93,14 +87,23 @@ class FaceFusion:
     def prepare(self) -> FaceFusion:
         """Open and activate the backend (all tiers) if the UNet refines; idempotent."""
         if self._refines and self._backend is None:
-            backend = open_backend(self.bundle, self.config.backend, self.config.precision,
-                                   self.config.url)
-            self._backend = backend.activate()
+            self.selection = select_backend(self.bundle, self.config.backend,
+                                            self.config.precision, plans_buildable=True)
+            self._backend = self._open(self.selection).activate()
         return self
+
+    def _open(self, selection: BackendSelection) -> Backend:
+        """The selected backend; a missing TensorRT plan is built into the engine cache."""
+        if selection.name != BackendName.TENSORRT:
+            return open_selected(self.bundle, selection, self.config.url)
+        from fuse_trt.engine_cache import open_tensorrt_building
+
+        log.info("%s", selection.describe())
+        return open_tensorrt_building(self.bundle, selection.precision)
 
     @property
     def _refines(self) -> bool:
-        return self.config.blend.refine == Refine.UNET
+        return self.config.refine == Refine.UNET
 
     def _refiner(self) -> Backend | None:
         """The activated backend when the UNet refines (prepared here on first use)."""
@@ -127,15 +130,17 @@ class FaceFusion:
 
     # -- source ----------------------------------------------------------------------
     def set_source(self, image: np.ndarray) -> SourceFace:
-        """Detect the largest face of ``image`` and keep it as the identity to paste."""
+        """Detect the largest face of ``image`` and keep it as the identity to paste; a turned
+        source face is refused (it would be pasted turned onto every target)."""
         self._source = self._source_face(image, "source")
         return self._source
 
     def _source_face(self, image: np.ndarray, role: str) -> SourceFace:
-        faces = self.detector.detect(image)
+        faces = self.detector.detect(check_image(image, f"the {role} image"))
         if not faces:
             raise NoFaceError(f"no face found in the {role} image")
         face = faces[0]
+        self.face_policy.check_source(face)
         identity = None
         if any(t.layout == "vector" for t in self.bundle.spec.inputs):
             identity = self._identity_encoder().embed(image, face.landmarks)
@@ -168,7 +173,7 @@ class FaceFusion:
         return self._mapping
 
     def reference_embedding(self, image: np.ndarray) -> np.ndarray:
-        faces = self.detector.detect(image)
+        faces = self.detector.detect(check_image(image, "the reference photo"))
         if not faces:
             raise NoFaceError("no face found in the reference photo")
         return self._identity_encoder().embed(image, faces[0].landmarks)
@@ -192,61 +197,61 @@ class FaceFusion:
         return self._encoder
 
     # -- per frame -------------------------------------------------------------------
-    def select_faces(self, faces: list[Face]) -> list[Face]:
-        choice = self.config.face
-        if choice == FaceChoice.ALL:
-            return faces
-        if choice == FaceChoice.LARGEST:
-            return faces[:1]
-        index = int(choice)
-        if index >= len(faces):
-            raise NoFaceError(f"face index {index} requested, {len(faces)} face(s) found")
-        return [faces[index]]
-
     def fuse(self, frame: np.ndarray, faces: list[Face] | None = None,
              require_face: bool = True,
              assigned: list[tuple[Face, int]] | None = None, bgr: bool = False) -> np.ndarray:
         """The frame with the source face fused onto the chosen target face(s), as a new array.
 
-        ``faces`` may come from the caller (a tracker); otherwise they are detected. With a
-        mapping (:meth:`set_mapping`) each face gets the source its reference matches, or
-        ``assigned`` (face, source index) pairs decided by the caller (a stream's tracks).
-        With ``require_face=False`` a frame without a face comes back as it is (the same
-        array). ``bgr``: the frame is in OpenCV's BGR order (a decoded video frame), and so is
-        the result; only the face regions are converted.
+        Without ``faces`` they are detected and chosen by the face policy (``config.face``),
+        or by the mapping (:meth:`set_mapping`: each face gets the source its reference
+        matches). ``faces`` given by the caller (a stream, a tracker) are the faces to fuse;
+        ``assigned`` (face, source index) pairs are decided by the caller (a stream's tracks).
+        Target faces turned past the yaw threshold are left untouched, with one warning,
+        unless ``config.allow_profile``. With ``require_face=False`` a frame without a face
+        comes back as it is (the same array). ``bgr``: the frame is in OpenCV's BGR order (a
+        decoded video frame), and so is the result; only the face regions are converted.
         """
+        check_image(frame, "the target image")
         if self._source is None and self._mapping is None:
             raise FuseTrtError("set_source() or set_mapping() must be called before fuse()")
         with self._lock:
+            chosen = faces is not None
             if faces is None and assigned is None:
                 faces = self.detector.detect(frame, bgr=bgr)
-            pairs = assigned if assigned is not None else self._pairs(frame, faces, bgr)
+            pairs = assigned if assigned is not None else \
+                self._pairs(frame, faces, chosen, require_face, bgr)
             if not pairs:
                 if require_face:
                     raise NoFaceError("no face found in the target image" if not faces else
                                       "no target face matches the reference photo(s)")
                 return frame
-            for face, _ in pairs:
-                self._warn_if_profile(face)
+            pairs = self._frontal(pairs)
+            if not pairs:
+                return frame
             return self._fuse_pairs(frame, pairs, bgr)
 
-    def _pairs(self, frame: np.ndarray, faces: list[Face], bgr: bool) -> list[tuple[Face, int]]:
+    def _pairs(self, frame: np.ndarray, faces: list[Face], chosen: bool,
+               require_face: bool, bgr: bool) -> list[tuple[Face, int]]:
         if not faces:
             return []
         if self._mapping is not None:
             return self.match_faces(frame, faces, bgr)
-        return [(face, 0) for face in self.select_faces(faces)]
+        if chosen:
+            return [(face, 0) for face in faces]
+        policy = self.face_policy
+        return [(face, 0) for face in (policy.choose_still(faces) if require_face
+                                       else policy.choose(faces))]
+
+    def _frontal(self, pairs: list[tuple[Face, int]]) -> list[tuple[Face, int]]:
+        """``pairs`` without the turned faces (one warning names them)."""
+        decision = self.face_policy.decide_given([face for face, _ in pairs])
+        if decision.turned:
+            log.warning("%s", self.face_policy.turned_message(decision))
+        kept = {id(face) for face in decision.fuse}
+        return [(face, index) for face, index in pairs if id(face) in kept]
 
     def _sources(self) -> tuple[SourceFace, ...]:
         return self._mapping.sources if self._mapping is not None else (self._source,)
-
-    @staticmethod
-    def _warn_if_profile(face: Face) -> None:
-        yaw = yaw_ratio(face.landmarks)
-        if yaw > PROFILE_YAW_THRESHOLD:
-            log.warning("target face at %s looks like a profile (yaw %.2f > %.2f): expect a "
-                        "poor fusion", tuple(int(v) for v in face.box[:2]), yaw,
-                        PROFILE_YAW_THRESHOLD)
 
     def _fuse_pairs(self, frame: np.ndarray, pairs: list[tuple[Face, int]],
                     bgr: bool) -> np.ndarray:
@@ -257,7 +262,7 @@ class FaceFusion:
         preps: list[FacePrep] = [
             prepare_face(frame, face, sources[index].image, sources[index].landmarks,
                          region=self.config.region, context=self.config.context,
-                         min_region=min_region, composite=self.config.blend.composite,
+                         min_region=min_region, composite=self.config.composite,
                          with_context=self._refines, bgr=bgr)
             for face, index in pairs]
         refiner = self._refiner()

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from fuse_trt.commands.bench import bench_command
-from fuse_trt.commands.checks import check_face_choice, check_finite
+from fuse_trt.commands.checks import check_finite
 from fuse_trt.commands.doctor import doctor_command
 from fuse_trt.commands.export_triton import export_triton_command
 from fuse_trt.commands.calibrate import calibrate_command, int8_build_options
@@ -19,8 +19,9 @@ from fuse_trt.commands.option_group import option_group
 from fuse_trt.commands.stream import stream_command
 from fuse_trt.commands.targeting import targeting_options
 from fuse_trt.commands.train import train_command
-from fuse_trt.engine.choices import BackendName, Blend, Precision, Region, values
-from fuse_trt.engine.errors import FuseTrtError
+from fuse_trt.commands.fusion_options import fusion_config, fusion_options
+from fuse_trt.engine.choices import BackendName, Precision, Region, values
+from fuse_trt.engine.errors import ConfigError, FuseTrtError
 from fuse_trt.engine.progress import enable_phase_lines
 
 TIER_EDGE_RANGE = (16, 2048)  # short edges a tier may have; 2048 already means 4096x4096 inputs
@@ -73,44 +74,35 @@ def cli(verbose: int) -> None:
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
               help="Output image (.png, .jpg, .webp), written atomically; with a folder or "
               "glob TARGET, the output folder.")
-@click.option("--bundle", type=click.Path(path_type=Path), default=None,
-              help="Bundle from `fuse-trt build`; default: the model shipped in the package.")
-@click.option("--backend", type=click.Choice(values(BackendName)),
-              default=BackendName.AUTO.value,
-              show_default=True)
-@click.option("--precision", type=click.Choice(values(Precision)), default=None,
-              help="Default: fp16 on TensorRT, fp32 on ONNX Runtime and torch.")
-@click.option("--url", default=None, metavar="HOST:PORT",
-              help="With --backend triton: the server (grpc://HOST:PORT for gRPC).")
-@click.option("--blend", type=click.Choice(values(Blend)), default=Blend.CLASSIC.value,
-              show_default=True, help="classic: colour transfer + feathered paste; unet: the "
-              "trained refiner (docs/quality.md); seamless: OpenCV Poisson blending.")
+@fusion_options
 @click.option("--region", type=click.Choice(values(Region)), default=Region.FACE.value,
               show_default=True,
               help="Run the UNet on the face with context, or on the whole frame.")
 @click.option("--ratio", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True,
               callback=check_finite, help="0 keeps the target's face, 1 pastes the source's.")
-@click.option("--face", "face_choice", default="largest", show_default=True,
-              callback=check_face_choice, help="Which target face: largest, all, or an index (largest first).")
 @targeting_options
-def fuse(source: str, target: str, output: Path, bundle: Path | None, backend: str,
-         precision: str, url: str | None, blend: str, region: str, ratio: float,
-         face_choice: str, target_face: str | None, mapping: tuple, similarity: float) -> None:
+@click.pass_context
+def fuse(ctx: click.Context, source: str, target: str, output: Path, target_face: str | None,
+         mapping: tuple, similarity: float, **options) -> None:
     """Fuse the face in SOURCE onto the face(s) in TARGET. SOURCE/TARGET may be sample:NAME;
     TARGET may be a folder or a quoted glob ('shots/*.jpg'), then -o is a folder. With --map,
-    SOURCE is - (the sources come from the map)."""
-    from fuse_trt.api import FaceFusion, FusionConfig
+    SOURCE is - (the sources come from the map).
+
+    By default the classical colour composite is refined by the bundle's UNet; target faces
+    turned past the yaw threshold are left untouched (--allow-profile fuses them)."""
+    from fuse_trt.api import FaceFusion
     from fuse_trt.commands.batch import is_batch_target, run_batch
     from fuse_trt.commands.targeting import apply_targeting
     from fuse_trt.engine.faces.samples import resolve_image_path
     from fuse_trt.engine.files import check_output_directory, check_output_file
     from fuse_trt.engine.images import read_image, write_image
 
+    config = fusion_config(ctx, **options)
     batch = is_batch_target(target)
     (check_output_directory if batch else check_output_file)(output)
     target_image = None if batch else read_image(resolve_image_path(target))
-    config = FusionConfig(bundle=bundle, backend=backend, precision=precision, url=url,
-                          blend=blend, region=region, ratio=ratio, face=face_choice)
+    if output.is_dir() and not batch:
+        raise FuseTrtError(f"{output}: is a directory; give an output file name such as out.png")
     with FaceFusion(config) as fusion:
         apply_targeting(fusion, source, target_face, mapping, similarity)
         if batch:
@@ -289,6 +281,9 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as error:
         click.echo(f"error: {error.format_message()}", err=True)
         sys.exit(error.exit_code)
+    except ConfigError as error:  # options that do not fit together: a usage error
+        click.echo(f"error: {error}", err=True)
+        sys.exit(2)
     except FuseTrtError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(1)

@@ -17,9 +17,12 @@ log = logging.getLogger("fuse_trt")
 
 
 def _importable(name: str) -> bool:
-    if name in sys.modules:  # a module put there may have no __spec__ (find_spec raises)
+    if name in sys.modules:  # a stand-in put there may have no __spec__ (find_spec raises)
         return sys.modules[name] is not None
-    return importlib.util.find_spec(name) is not None
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def tensorrt_installed() -> bool:
@@ -27,7 +30,7 @@ def tensorrt_installed() -> bool:
 
 
 def torch_installed() -> bool:
-    return importlib.util.find_spec("torch") is not None
+    return _importable("torch")
 
 
 def available_backends() -> list[str]:

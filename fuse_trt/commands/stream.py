@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from fuse_trt.commands.checks import check_face_choice
+from fuse_trt.commands.fusion_options import fusion_config as make_fusion_config
+from fuse_trt.commands.fusion_options import fusion_options
 from fuse_trt.commands.targeting import targeting_options
-from fuse_trt.engine.choices import BackendName, Blend, FaceChoice, Precision, values
 
 if TYPE_CHECKING:
     from fuse_trt.api import FusionConfig
@@ -26,25 +26,11 @@ EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 @click.option("-o", "--output", required=True,
               help="Output video (.mp4, .avi, .mkv, .mov, .webm), or - for none. Written to a "
               "temp file and renamed when finished, Ctrl-C and SIGTERM included.")
-@click.option("--bundle", type=click.Path(path_type=Path), default=None,
-              help="Bundle from `fuse-trt build`; default: the model shipped in the package.")
-@click.option("--backend", type=click.Choice(values(BackendName)),
-              default=BackendName.AUTO.value,
-              show_default=True)
-@click.option("--precision", type=click.Choice(values(Precision)), default=None,
-              help="Default: fp16 on TensorRT, fp32 on ONNX Runtime and torch.")
-@click.option("--url", default=None, metavar="HOST:PORT",
-              help="With --backend triton: the server (grpc://HOST:PORT for gRPC).")
-@click.option("--blend", type=click.Choice(values(Blend)), default=Blend.CLASSIC.value,
-              show_default=True, help="classic: colour transfer + feathered paste; unet: the "
-              "trained refiner (docs/quality.md); seamless: OpenCV Poisson blending.")
+@fusion_options
 @click.option("--max-frames", type=click.IntRange(min=1), default=None,
               help="Stop after this many input frames.")
 @click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
               help="Run the detector every N frames; track landmarks in between.")
-@click.option("--face", "face_choice", default="largest", show_default=True,
-              callback=check_face_choice,
-              help="Which faces: largest, all, or an index (largest first).")
 @targeting_options
 @click.option("--smooth/--no-smooth", default=True, show_default=True,
               help="Smooth landmarks across frames (One Euro filter).")
@@ -52,31 +38,33 @@ EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
               default=None, help="Also write the statistics to this JSON file.")
 @click.option("--progress/--no-progress", default=None,
               help="Live progress line on stderr [default: when stderr is a terminal].")
-def stream_command(input_spec: str, source_face: str, output: str, bundle: Path | None,
-                   backend: str, precision: str, url: str | None, blend: str,
-                   max_frames: int | None, every: int,
-                   face_choice: str, target_face: str | None, mapping: tuple,
+@click.pass_context
+def stream_command(ctx: click.Context, input_spec: str, source_face: str | None, output: str,
+                   max_frames: int | None, every: int, target_face: str | None, mapping: tuple,
                    similarity: float, smooth: bool, json_path: Path | None,
-                   progress: bool | None) -> None:
+                   progress: bool | None, **options) -> None:
     """Fuse the face in --source into every frame of INPUT: a video file, a camera index or an
-    OpenCV capture string (e.g. a GStreamer pipeline). Frames without a face pass through."""
-    from fuse_trt.api import FusionConfig
+    OpenCV capture string (e.g. a GStreamer pipeline). Frames without a face, and faces
+    turned past the yaw threshold, pass through (counted in the statistics)."""
     from fuse_trt.engine.errors import FuseTrtError
     from fuse_trt.engine.files import check_output_file
     from fuse_trt.stream import SmoothingConfig, StreamConfig, TrackerConfig, summary_lines
+    from fuse_trt.stream.pipeline import STREAM_INDEX_ERROR
     from fuse_trt.stream.sinks import NO_OUTPUT, check_output_path
 
+    if isinstance(options["face_choice"], int):
+        raise click.UsageError(f"--face {options['face_choice']}: {STREAM_INDEX_ERROR}")
+    fusion_config = make_fusion_config(ctx, **options)
     if json_path is not None:
         check_output_file(json_path)
     if output != NO_OUTPUT:
         check_output_path(Path(output))
     targeting = (source_face, target_face, mapping, similarity)
-    config = StreamConfig(face=face_choice, max_frames=max_frames, tracker=TrackerConfig(
+    config = StreamConfig(max_frames=max_frames, tracker=TrackerConfig(
         every=every, smoothing=SmoothingConfig(enabled=smooth)))
-    fusion_config = FusionConfig(bundle=bundle, backend=backend, precision=precision, url=url,
-                                 blend=blend, face=FaceChoice.ALL)
-    info = {"blend": blend, "precision": precision, "face": face_choice, "every": every,
-            "smooth": smooth}
+    info = {"composite": fusion_config.composite, "refine": fusion_config.refine,
+            "face": fusion_config.face, "allow_profile": fusion_config.allow_profile,
+            "every": every, "smooth": smooth}
     stats, received, short_read = _run(input_spec, output, targeting, fusion_config, config,
                                        info, progress)
     for text in summary_lines(stats):
@@ -103,8 +91,10 @@ def _run(input_spec: str, output: str, targeting: tuple, fusion_config: FusionCo
         sink = open_sink(output, video.info.fps)
         apply_targeting(fusion, *targeting)
         pipeline = Pipeline(fusion, video, sink, config)
-        backend = fusion.backend.name if fusion.backend is not None else "none"
-        pipeline.stats.info.update(info, backend=backend)
+        selection = fusion.selection
+        pipeline.stats.info.update(
+            info, backend=selection.name if selection else "none",
+            precision=selection.precision if selection else "none")
         show = sys.stderr.isatty() if progress is None else progress
         line = ProgressLine(sys.stderr) if show else None
         with stop_on_signals(pipeline.request_stop) as received, warnings_once_per_run():

@@ -4,7 +4,7 @@
         fusion.set_source(face_rgb)
         stats = Pipeline(fusion, video, open_sink("out.mp4", video.info.fps)).run()
 """
-from fuse_trt.stream.pipeline import Pipeline, StreamConfig, select_faces
+from fuse_trt.stream.pipeline import Pipeline, StreamConfig
 from fuse_trt.stream.progress import ProgressLine
 from fuse_trt.stream.signals import stop_on_signals
 from fuse_trt.stream.sinks import CODECS, NullSink, VideoSink, open_sink
@@ -15,6 +15,6 @@ from fuse_trt.stream.tracking import FaceTracker, OneEuroFilter, SmoothingConfig
 __all__ = [
     "CODECS", "FaceTracker", "NullSink", "OneEuroFilter", "Pipeline", "ProgressLine",
     "SmoothingConfig", "SourceInfo", "StageTime", "StatsRecorder", "StreamConfig",
-    "StreamStats", "TrackerConfig", "VideoSink", "VideoSource", "open_sink", "select_faces",
+    "StreamStats", "TrackerConfig", "VideoSink", "VideoSource", "open_sink",
     "stop_on_signals", "summary_lines",
 ]

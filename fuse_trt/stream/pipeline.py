@@ -22,10 +22,9 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from fuse_trt.engine.choices import FaceChoice, values
-from fuse_trt.engine.faces import PROFILE_YAW_THRESHOLD, Face, FaceDetector, yaw_ratio
+from fuse_trt.engine.errors import ConfigError, FuseTrtError
+from fuse_trt.engine.faces import Face, FaceDetector
 from fuse_trt.engine.faces.assignment import TrackAssignment
-from fuse_trt.engine.errors import FuseTrtError
 from fuse_trt.stream.sinks import NullSink
 from fuse_trt.stream.sources import VideoSource
 from fuse_trt.stream.stats import StatsRecorder, StreamStats
@@ -36,22 +35,23 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("fuse_trt")
 
+STREAM_INDEX_ERROR = ("a face index picks one face of a still; a stream's faces change order "
+                      "from frame to frame: use largest or all")
 _END = object()  # end-of-stream marker passed down the queues
 _POLL_S = 0.1
 
 
 @dataclass(frozen=True)
 class StreamConfig:
-    face: str = "largest"  # "largest", "all" or an index (largest first)
+    """How a stream runs. Which faces it fuses, and whether turned ones too, is the fusion's
+    face policy (``FusionConfig.face`` largest or all, ``allow_profile``)."""
+
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     max_frames: int | None = None  # input frames to read, decode failures included
     queue_size: int = 4  # frames waiting between two stages
     drop_late: bool | None = None  # None: drop frames of live sources while busy, never a file's
-    skip_profiles: bool = True  # faces with yaw_ratio > PROFILE_YAW_THRESHOLD are not fused
 
     def __post_init__(self) -> None:
-        if self.face not in values(FaceChoice) and not str(self.face).isdigit():
-            raise FuseTrtError(f"face must be largest, all or an index, got {self.face!r}")
         if self.tracker.every < 1:
             raise FuseTrtError(f"every must be at least 1, got {self.tracker.every}")
         if self.max_frames is not None and self.max_frames < 1:
@@ -65,14 +65,6 @@ class _Frame:
     faces: list[Face] = field(default_factory=list)
 
 
-def select_faces(faces: list[Face], choice: str) -> list[Face]:
-    """``faces`` is largest first; an index past the end selects nothing."""
-    if choice == FaceChoice.ALL:
-        return list(faces)
-    index = 0 if choice == FaceChoice.LARGEST else int(choice)
-    return faces[index:index + 1]
-
-
 def _describe(source: VideoSource, sink: NullSink) -> dict:
     info = source.info
     return {"source": info.name, "source_kind": info.kind, "width": info.width,
@@ -80,14 +72,14 @@ def _describe(source: VideoSource, sink: NullSink) -> dict:
 
 
 class Pipeline:
-    """Runs one stream; ``fusion`` must be prepared, have a source set and use ``face="all"``
-    (the stream chooses faces itself, after tracking). :meth:`run` closes ``sink``."""
+    """Runs one stream; ``fusion`` must be prepared and have a source set. Faces are chosen
+    after tracking by the fusion's face policy and handed to it. :meth:`run` closes ``sink``."""
 
     def __init__(self, fusion: FaceFusion, source: VideoSource, sink: NullSink,
                  config: StreamConfig = StreamConfig()):
-        if fusion.config.face != FaceChoice.ALL:
-            raise FuseTrtError("a stream needs FaceFusion(FusionConfig(face='all')); "
-                               "choose faces with StreamConfig.face")
+        if fusion.face_policy.index is not None:
+            raise ConfigError(STREAM_INDEX_ERROR)
+        self.policy = fusion.face_policy
         self.fusion, self.source, self.sink, self.config = fusion, source, sink, config
         self.tracker = FaceTracker(FaceDetector(fusion.config.detector), config.tracker,
                                    source.info.fps, bgr=True)
@@ -246,20 +238,17 @@ class Pipeline:
     def _fuse(self, item: _Frame) -> _Frame:
         start = time.perf_counter()
         # With a mapping every face is a candidate: the references choose, not --face.
-        chosen = item.faces if self.assignment else select_faces(item.faces, self.config.face)
-        frontal = [face for face in chosen if not self._is_profile(face)]
-        self.stats.count("profile_faces", len(chosen) - len(frontal))
-        if not chosen:
+        decide = self.policy.decide_given if self.assignment else self.policy.decide
+        decision = decide(item.faces)
+        self.stats.count("profile_faces", len(decision.turned))
+        if not decision.fuse and not decision.turned:
             self.stats.count("no_face_frames")
-        elif not frontal:
+        elif not decision.fuse:
             self.stats.count("profile_only_frames")
         else:
-            item.image = self._fuse_faces(item, frontal)
+            item.image = self._fuse_faces(item, list(decision.fuse))
         self.stats.timed("fuse", time.perf_counter() - start)
         return item
-
-    def _is_profile(self, face: Face) -> bool:
-        return self.config.skip_profiles and yaw_ratio(face.landmarks) > PROFILE_YAW_THRESHOLD
 
     def _assign(self, item: _Frame, faces: list[Face]) -> list[tuple[Face, int]]:
         """(face, source) per tracked face; a track keeps its source while it lives."""

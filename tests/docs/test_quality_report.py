@@ -31,16 +31,16 @@ def _results(unet_in_mask: float):
     return {"faces": (means, {"UNet": 0.9})}
 
 
-def _fusions(module, unet_minus_classic: float):
+def _fusions(module, unet_minus_colour: float):
     tile = np.zeros((2, 2, 3), np.uint8)
-    return [module.Fusion("a -> b", "classic", 0.50, 0.4, tile),
-            module.Fusion("a -> b", "UNet", 0.50 + unet_minus_classic, 0.4, tile)]
+    return [module.Fusion("a -> b", "colour", 0.50, 0.4, tile),
+            module.Fusion("a -> b", "UNet", 0.50 + unet_minus_colour, 0.4, tile)]
 
 
-def test_unet_wins_only_with_the_margin_and_without_losing_identity():
+def test_unet_refines_by_default_only_with_the_margin_over_its_input_and_identity_kept():
     module = _report_module()
-    assert module.decide(_results(25.5), _fusions(module, 0.0))[0]
-    assert not module.decide(_results(24.5), _fusions(module, 0.0))[0]  # under +1 dB
+    assert module.decide(_results(22.5), _fusions(module, 0.0))[0]
+    assert not module.decide(_results(21.5), _fusions(module, 0.0))[0]  # under +1 dB
     assert not module.decide(_results(26.0), _fusions(module, -0.05))[0]  # identity falls
-    wins, margin, worst = module.decide(_results(25.5), _fusions(module, -0.005))
+    wins, margin, worst = module.decide(_results(22.5), _fusions(module, -0.005))
     assert wins and abs(margin - 1.5) < 1e-9 and abs(worst + 0.005) < 1e-9

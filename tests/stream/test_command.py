@@ -16,18 +16,36 @@ from fuse_trt.cli import main as run_cli
 def test_stream_writes_video_summary_and_json(mixed_video, tmp_path, kit, capsys):
     output, stats_path = tmp_path / "out.avi", tmp_path / "stats.json"
     run_cli(["stream", "--source", "sample:grace_hopper", str(mixed_video.path), "-o",
-             str(output), "--blend", "classic", "--every", "2", "--json", str(stats_path)])
+             str(output), "--refine", "none", "--every", "2", "--json", str(stats_path)])
     printed = capsys.readouterr().out
     assert "13 frames written" in printed and "dropped 1" in printed and "ms per frame" in printed
     stats = json.loads(stats_path.read_text())
     assert stats["frames_out"] == len(kit.read_video(output)) == 13
-    assert stats["every"] == 2 and stats["blend"] == "classic" and stats["tracked_frames"] > 0
+    assert stats["every"] == 2 and stats["refine"] == "none" and stats["tracked_frames"] > 0
+    assert stats["composite"] == "colour" and stats["backend"] == "none"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--face", "1"], "--face 1: a face index picks one face of a still"),
+    (["--refine", "none", "--backend", "onnxruntime"],
+     "--backend chooses how the UNet runs, but --refine none runs no UNet"),
+    (["--blend", "classic", "--precision", "int8"],
+     "--precision chooses how the UNet runs, but --refine none runs no UNet"),
+    (["--blend", "unet", "--composite", "seamless"], "--blend is the deprecated form"),
+])
+def test_options_without_effect_are_usage_errors(mixed_video, capsys, args, message):
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(["stream", "--source", "sample:grace_hopper", str(mixed_video.path), "-o", "-",
+                 *args])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip()
+    assert error == f"error: {message}" or (message in error and "\n" not in error)
 
 
 @pytest.mark.parametrize("args, message", [
     (["missing.mp4", "-o", "-"], "video file not found"),
     (["{video}", "-o", "out.gif"], "cannot write videos of type '.gif'"),
-    (["{video}", "-o", "-", "--face", "left"], "expected largest, all or an index"),
+    (["{video}", "-o", "-", "--face", "left"], "face must be largest, all or an index"),
 ])
 def test_user_errors_print_one_line(mixed_video, tmp_path, capsys, monkeypatch, args, message):
     monkeypatch.chdir(tmp_path)

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 
 from fuse_trt.api import FaceFusion, FusionConfig
-from fuse_trt.engine.errors import FuseTrtError
+from fuse_trt.engine.errors import ConfigError, FuseTrtError
 from fuse_trt.stream import (Pipeline, SmoothingConfig, StreamConfig, TrackerConfig, VideoSource,
                              open_sink)
 
 
 @pytest.fixture(scope="module")
 def classic(grace):
-    with FaceFusion(FusionConfig(blend="classic", face="all")) as fusion:
+    with FaceFusion(FusionConfig(refine="none")) as fusion:
         fusion.set_source(grace)
         yield fusion
 
@@ -55,7 +55,7 @@ def test_every_frame_is_written_or_counted(classic, mixed_video, tmp_path, kit):
 
 
 def test_unet_path_fuses_with_the_default_model(grace, mixed_video, tmp_path, kit):
-    with FaceFusion(FusionConfig(face="all")) as fusion:
+    with FaceFusion(FusionConfig()) as fusion:
         fusion.set_source(grace)
         _, stats = run_stream(fusion, mixed_video.path, tmp_path / "unet.avi",
                               StreamConfig(max_frames=3))
@@ -68,12 +68,16 @@ def test_unet_path_fuses_with_the_default_model(grace, mixed_video, tmp_path, ki
     assert frame_difference(written[0][LEFT_OF_FACE], first[LEFT_OF_FACE]) < 2.5
 
 
-def test_four_faces_in_a_frame_are_all_fused(classic, astronaut, tmp_path, kit):
+@pytest.mark.parametrize("choice, fused", [("all", 8), ("largest", 2)])
+def test_the_stream_fuses_the_faces_its_policy_chose(grace, astronaut, tmp_path, kit, choice,
+                                                     fused):
     tile = kit.crop(astronaut, 256, 200, 512, 384, size=(320, 240))
     frame = np.vstack([np.hstack([tile, tile])] * 2)
     path = kit.write_video(tmp_path / "four.avi", [frame] * 2)
-    _, stats = run_stream(classic, path, "-", StreamConfig(face="all"))
-    assert stats.counts["faces_fused"] == 8 and stats.counts["fused_frames"] == 2
+    with FaceFusion(FusionConfig(refine="none", face=choice)) as fusion:
+        fusion.set_source(grace)
+        _, stats = run_stream(fusion, path, "-")
+    assert stats.counts["faces_fused"] == fused and stats.counts["fused_frames"] == 2
 
 
 def test_profile_faces_are_skipped_and_counted(classic, camera, tmp_path, kit):
@@ -95,9 +99,18 @@ def test_every_n_tracks_in_between_and_max_frames_stops(classic, astronaut, tmp_
     assert stats.counts["detections"] == 3 and stats.counts["tracked_frames"] == 6
 
 
-def test_a_face_index_beyond_the_faces_passes_the_frame_through(classic, mixed_video):
-    _, stats = run_stream(classic, mixed_video.path, "-", StreamConfig(face="1", max_frames=3))
-    assert stats.counts["no_face_frames"] == 3 and stats.counts["fused_frames"] == 0
+def test_allow_profile_fuses_the_turned_faces_of_a_stream(classic, grace, camera, tmp_path,
+                                                          kit):
+    frames = [kit.crop(camera, 256, 192, 512, 384)] * 2
+    path = kit.write_video(tmp_path / "profile.avi", frames)
+    with FaceFusion(FusionConfig(refine="none", allow_profile=True)) as fusion:
+        fusion.set_source(grace)
+        _, stats = run_stream(fusion, path, tmp_path / "forced.avi")
+    assert stats.counts["profile_faces"] == 0 and stats.counts["fused_frames"] == 2
+    run_stream(classic, path, tmp_path / "kept.avi")
+    forced = kit.read_video(tmp_path / "forced.avi")[1].astype(int)
+    kept = kit.read_video(tmp_path / "kept.avi")[1].astype(int)
+    assert (np.abs(forced - kept).sum(2) > 30).sum() > 300  # the turned face was fused
 
 
 def test_stop_request_finishes_frames_in_flight_and_finalises(classic, astronaut, tmp_path, kit):
@@ -146,9 +159,10 @@ def test_late_frames_are_dropped_and_counted_when_asked(classic, astronaut, tmp_
     assert stats.counts["frames_out"] == stats.counts["frames_in"] - late == 30 - late
 
 
-def test_pipeline_needs_face_all(grace, mixed_video):
-    fusion = FaceFusion(FusionConfig(blend="classic"))
-    with VideoSource(mixed_video.path) as source, pytest.raises(FuseTrtError, match="face='all'"):
+def test_a_face_index_is_refused_for_a_stream(mixed_video):
+    fusion = FaceFusion(FusionConfig(refine="none", face=1))
+    with VideoSource(mixed_video.path) as source, \
+            pytest.raises(ConfigError, match="a face index picks one face of a still"):
         Pipeline(fusion, source, open_sink("-", 25))
 
 

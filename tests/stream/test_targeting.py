@@ -73,10 +73,10 @@ def test_two_crossing_faces_keep_their_sources_every_frame(crossing_clip, astron
     """Source 0 (camera) goes on the astronaut, source 1 (grace) on Grace Hopper, in every
     frame, although the left-to-right order of the two faces swaps mid-clip."""
     records = []
-    with FaceFusion(FusionConfig(face="all")) as fusion:
+    with FaceFusion(FusionConfig(face="all", allow_profile=True)) as fusion:  # camera: turned
         fusion.set_mapping([(camera, astronaut), (grace, grace)])
         with VideoSource(str(crossing_clip)) as video:
-            pipeline = Pipeline(fusion, video, NullSink(), StreamConfig(face="all"))
+            pipeline = Pipeline(fusion, video, NullSink(), StreamConfig())
             assign_frame = pipeline._assign
 
             def recorded(item, faces):
@@ -102,7 +102,7 @@ def test_two_crossing_faces_keep_their_sources_every_frame(crossing_clip, astron
 
 def test_target_face_fuses_only_the_matching_person(astronaut, grace, camera):
     frame = crossing_frames(face_crop(astronaut), face_crop(grace))[0]
-    with FaceFusion(FusionConfig()) as fusion:
+    with FaceFusion(FusionConfig(allow_profile=True)) as fusion:  # camera is a turned source
         fusion.set_source(camera)
         fusion.set_target_face(grace)
         fused = fusion.fuse(frame)

@@ -289,6 +289,10 @@ def make_pycuda(gpu: FakeGpu) -> tuple[types.ModuleType, types.ModuleType]:
             if index != 0:
                 raise FakeCudaError(f"invalid device ordinal {index}")
 
+        @staticmethod
+        def count():
+            return 1
+
         def name(self):
             return gpu.name
 
