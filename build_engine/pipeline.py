@@ -33,7 +33,7 @@ def build_bundle(out_dir: Path, config: BuildConfig) -> Bundle:
     if config.backend == "tensorrt":
         return build_tensorrt(bundle, config)
     if config.precision == "fp16":
-        return add_fp16_onnx(bundle)
+        return add_fp16_onnx(bundle, config.range_samples)
     if config.precision == "int8":
         return _int8_step(config).onnxruntime(bundle)
     return bundle
@@ -46,14 +46,40 @@ def _int8_step(config: BuildConfig):
     return config.int8
 
 
-def add_fp16_onnx(bundle: Bundle) -> Bundle:
-    """The FP16 ONNX (I/O kept FP32): ONNX Runtime fp16, and TensorRT 11.x's FP16 input."""
-    from fuse_trt.build_engine.fp16_onnx import fp16_onnx
+def add_fp16_onnx(bundle: Bundle, range_samples=None) -> Bundle:
+    """The FP16 ONNX (I/O kept FP32), written only if its range audit passes: ONNX Runtime
+    fp16, and TensorRT 11.x's FP16 input. The audit report is in the artifact's details."""
+    from fuse_trt.build_engine.fp16_build import audited_fp16
 
     path = bundle.directory / FP16_ONNX_NAME
-    if not bundle.manifest.find("onnx", "fp16") or not path.is_file():
-        fp16_onnx(bundle.artifact_path("onnx", "fp32"), path)
-    return bundle.add_artifact(path, "onnx", "fp16")
+    existing = bundle.manifest.find("onnx", "fp16")
+    if existing and path.is_file():
+        return bundle.add_artifact(path, "onnx", "fp16", details=existing[-1].details)
+    return bundle.add_artifact(path, "onnx", "fp16",
+                               details=audited_fp16(bundle, path, range_samples))
+
+
+def _audited_trt_inputs(bundle: Bundle, config: BuildConfig, compat, trt_config):
+    """FP16: the audited FP16 ONNX (strongly typed) or the layers pinned to FP32 (weakly
+    typed); INT8 from a Q/DQ ONNX: its audit. Refuses what does not fit float16."""
+    from fuse_trt.build_engine.fp16_build import audit_qdq, weakly_typed_fp32_layers
+
+    recipe = compat.precision_recipe(trt_config.precision, trt_config.strongly_typed)
+    if recipe.onnx_variant == "fp16":
+        bundle = add_fp16_onnx(bundle, config.range_samples)
+        return bundle, trt_config, {}
+    if "FP16" in recipe.builder_flags:  # weakly typed: TensorRT may pick FP16 for any layer
+        layers, report = weakly_typed_fp32_layers(bundle, config.range_samples)
+        trt_config = replace(trt_config, fp32_layers=tuple(layers.items()))
+        return bundle, trt_config, {"range_audit": report.to_json()}
+    if recipe.onnx_variant == "qdq" and trt_config.int8_qdq_onnx is not None:
+        qdq = Path(trt_config.int8_qdq_onnx)
+        report = audit_qdq(bundle, qdq, config.range_samples).to_json()
+        [artifact] = [a for a in bundle.manifest.artifacts if a.file == qdq.name]
+        bundle = bundle.add_artifact(qdq, artifact.kind, artifact.precision, artifact.backend,
+                                     dict(artifact.details, range_audit=report))
+        return bundle, trt_config, {"range_audit": report}
+    return bundle, trt_config, {}
 
 
 def build_tensorrt(bundle: Bundle, config: BuildConfig) -> Bundle:
@@ -68,13 +94,14 @@ def build_tensorrt(bundle: Bundle, config: BuildConfig) -> Bundle:
                          max_batch=config.max_batch)
     if config.precision == "int8":
         bundle, trt_config = _with_int8_inputs(bundle, config, compat, trt_config)
+    bundle, trt_config, audit = _audited_trt_inputs(bundle, config, compat, trt_config)
     plans = build_tensorrt_plans(bundle.directory, bundle.artifact_path("onnx", "fp32"),
                                  bundle.spec, bundle.tiers, trt_config)
     for plan in plans:
         sidecar = PlanSidecar.read(sidecar_path(plan))
         details = {"tensorrt_version": sidecar.tensorrt_version, "gpu_name": sidecar.gpu_name,
                    "compute_capability": list(sidecar.compute_capability),
-                   "dla_core": sidecar.dla_core, "tiers": sorted(sidecar.profiles)}
+                   "dla_core": sidecar.dla_core, "tiers": sorted(sidecar.profiles), **audit}
         bundle = bundle.add_artifact(plan, "plan", config.precision, "tensorrt", details)
         bundle = bundle.add_artifact(sidecar_path(plan), "plan-sidecar", config.precision,
                                      "tensorrt")

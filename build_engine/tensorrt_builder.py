@@ -13,7 +13,7 @@ import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import onnx
@@ -51,6 +51,7 @@ class ParsedNetwork:
 class BuilderConfig:
     config: object
     keepalive: tuple = ()  # profiles and calibrator TensorRT points at during the build
+    pinned: dict = field(default_factory=dict)  # layer name -> why it is pinned to FP32
 
 
 class NetworkFromOnnxPath:
@@ -95,7 +96,10 @@ class ConfigFor:
         keepalive = self._add_profiles(parsed, config)
         if self.recipe.int8_mode == "implicit":
             keepalive.append(self._attach_calibrator(config, keepalive[0]))
-        return BuilderConfig(config, tuple(keepalive))
+        pinned = {}
+        if not self.recipe.strongly_typed:
+            pinned = compat.pin_fp32_layers(parsed.network, config, dict(build.fp32_layers))
+        return BuilderConfig(config, tuple(keepalive), pinned)
 
     def _add_profiles(self, parsed: ParsedNetwork, config) -> list:
         network = parsed.network
@@ -152,10 +156,12 @@ class SerializedEngineFromNetwork:
                  config: Callable[[ParsedNetwork], BuilderConfig],
                  timing_cache: TimingCacheFile | None = None):
         self.network, self.config, self.timing_cache = network, config, timing_cache
+        self.pinned: dict = {}  # after the call: layers pinned to FP32, with the reason
 
     def __call__(self) -> bytes:
         parsed = self.network()
         built = _checked(self.config(parsed), "configure the build")
+        self.pinned = built.pinned
         if self.timing_cache is not None:
             self.timing_cache.attach(built.config)
         serialized = parsed.builder.build_serialized_network(parsed.network, built.config)
@@ -211,7 +217,7 @@ def build_plan(job: PlanJob) -> Path:
         cuda_context.release()
     name = plan_file_name(job.spec.name, compat.version, gpu, job.config.precision, job.dla_core)
     plan_path = write_bytes_atomic(job.bundle_dir / name, plan)
-    sidecar = _sidecar(job, compat, gpu, recipe, onnx_path, profiles)
+    sidecar = _sidecar(job, compat, gpu, recipe, onnx_path, profiles, engine.pinned)
     sidecar.write(sidecar_path(plan_path))
     log.info("built %s (%d bytes)", plan_path, len(plan))
     return plan_path
@@ -246,11 +252,12 @@ def _check_opset(path: Path, compat: TensorRTCompat) -> None:
 
 
 def _sidecar(job: PlanJob, compat: TensorRTCompat, gpu: GpuInfo, recipe: PrecisionRecipe,
-             onnx_path: Path, profiles: dict[str, dict]) -> PlanSidecar:
+             onnx_path: Path, profiles: dict[str, dict], pinned: dict) -> PlanSidecar:
     return PlanSidecar(
         model=job.spec.name, precision=job.config.precision, tensorrt_version=compat.version,
         gpu_name=gpu.name, compute_capability=gpu.compute_capability,
         cuda_version=gpu.cuda_version, driver_version=gpu.driver_version,
         onnx_file=onnx_path.name, onnx_sha256=sha256_file(onnx_path), profiles=profiles,
         strongly_typed=recipe.strongly_typed, hardware_compat=job.config.hardware_compat,
-        version_compatible=job.config.version_compatible, dla_core=job.dla_core)
+        version_compatible=job.config.version_compatible, dla_core=job.dla_core,
+        fp32_layers=dict(pinned))

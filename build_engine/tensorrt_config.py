@@ -35,6 +35,8 @@ class TensorRTBuildConfig:
     device: int = 0
     int8_calibrator_factory: CalibratorFactory | None = None
     int8_qdq_onnx: Path | None = None
+    # weakly typed FP16/INT8: (ONNX node or tensor name, why) pinned to FP32 (range audit)
+    fp32_layers: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self):
         if self.precision not in PRECISIONS:

@@ -4,7 +4,7 @@ The CLI catches :class:`FuseTrtError` once, prints its message on one line and e
 """
 from __future__ import annotations
 
-__all__ = ["FuseTrtError", "InputImageError", "NoFaceError", "BundleError", "BackendUnavailableError", "InferenceInputError", "ExportValidationError", "EngineBuildError", "PlanMismatchError", "AccuracyGateError"]
+__all__ = ["FuseTrtError", "InputImageError", "NoFaceError", "BundleError", "BackendUnavailableError", "InferenceInputError", "ExportValidationError", "EngineBuildError", "PlanMismatchError", "AccuracyGateError", "RangeAuditError"]
 
 
 class FuseTrtError(Exception):
@@ -49,3 +49,7 @@ class PlanMismatchError(FuseTrtError):
 
 class AccuracyGateError(FuseTrtError):
     """A reduced-precision artifact lost too much accuracy against FP32."""
+
+
+class RangeAuditError(FuseTrtError):
+    """A reduced-precision graph types a tensor as float16 whose values do not fit float16."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from fuse_trt.engine.errors import PlanMismatchError
@@ -39,6 +39,7 @@ class PlanSidecar:
     hardware_compat: bool = False
     version_compatible: bool = False
     dla_core: int | None = None
+    fp32_layers: Mapping = field(default_factory=dict)  # layer -> why pinned (weak typing)
     schema: int = SIDECAR_SCHEMA
 
     def write(self, path: Path) -> Path:
