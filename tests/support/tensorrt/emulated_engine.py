@@ -106,6 +106,10 @@ class EngineImpl:
         return self._emu.new("IExecutionContext", self, True)
 
     def _session(self) -> onnxruntime.InferenceSession:
+        if self._ort is None and self._header["precision"] == "fp16" \
+                and self._header["strongly_typed"]:
+            # The FP16 ONNX in true float16 (ONNX Runtime CPU would run it in FP32).
+            self._ort = _Float16Session(self._model)
         if self._ort is None:
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = 1
@@ -117,6 +121,18 @@ class EngineImpl:
         gpu = self._emu.gpu
         gpu.events.append("engine.destroy" if gpu.stack() else "engine.destroy without context")
         gpu.release(self._weights)
+
+
+class _Float16Session:
+    def __init__(self, model: bytes):
+        import onnx
+
+        from fuse_trt.build_engine.fp16_reference import float16_evaluator
+
+        self._evaluator = float16_evaluator(onnx.load_from_string(model))
+
+    def run(self, names, feeds):
+        return self._evaluator.run(list(names), dict(feeds))
 
 
 class ExecutionContextImpl:
