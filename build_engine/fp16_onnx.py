@@ -15,10 +15,12 @@ is an ``export`` extra.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
 import onnx
+from onnx import TensorProto
 
 from fuse_trt.build_engine.range_audit import DEFAULT_BOUND, TierRanges
 
@@ -94,8 +96,46 @@ def convert_fp16(model: onnx.ModelProto, fp32_nodes: Mapping[str, str] = {}) -> 
     # Stale shape-inference types on ops the converter keeps in FP32 (Resize, CumSum) make
     # it emit Casts whose declared type contradicts their input; it re-infers without them.
     del copy.graph.value_info[:]
-    return float16.convert_float_to_float16(copy, keep_io_types=True,
-                                            node_block_list=sorted(fp32_nodes))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # one line per weight it rounds
+        converted = float16.convert_float_to_float16(copy, keep_io_types=True,
+                                                     node_block_list=sorted(fp32_nodes))
+    return drop_float16_round_trips(converted)
+
+
+def _cast_to(node: onnx.NodeProto) -> int | None:
+    if node.op_type != "Cast":
+        return None
+    return next((a.i for a in node.attribute if a.name == "to"), None)
+
+
+def drop_float16_round_trips(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Between two FP32 nodes the converter casts to float16 and back, which overflows and
+    rounds what both keep FP32 for; the second Cast becomes an Identity of the FP32 tensor."""
+    producer = {out: node for node in model.graph.node for out in node.output}
+    for node in model.graph.node:
+        first = producer.get(node.input[0]) if node.input else None
+        if _cast_to(node) == TensorProto.FLOAT and first is not None \
+                and _cast_to(first) == TensorProto.FLOAT16 \
+                and _is_float32(first.input[0], producer, model):
+            node.op_type, node.input[0] = "Identity", first.input[0]
+            del node.attribute[:]
+    used = {name for node in model.graph.node for name in node.input} | {
+        value.name for value in model.graph.output}
+    dead = [n for n in model.graph.node if _cast_to(n) == TensorProto.FLOAT16
+            and not any(out in used for out in n.output)]
+    for node in dead:
+        model.graph.node.remove(node)
+    return model
+
+
+def _is_float32(name: str, producer: dict, model: onnx.ModelProto) -> bool:
+    source = producer.get(name)
+    if source is None:
+        inputs = {v.name: v.type.tensor_type.elem_type for v in model.graph.input}
+        return inputs.get(name) == TensorProto.FLOAT
+    return _cast_to(source) in (None, TensorProto.FLOAT) and source.op_type != "Cast" or \
+        _cast_to(source) == TensorProto.FLOAT
 
 
 def save_model_atomic(model: onnx.ModelProto, dst: Path) -> Path:
