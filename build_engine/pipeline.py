@@ -108,7 +108,9 @@ def build_tensorrt(bundle: Bundle, config: BuildConfig) -> Bundle:
     for cache in sorted(bundle.directory.glob("timing-cache.*.bin")):
         bundle = bundle.add_artifact(cache, "timing-cache", "any", "tensorrt")
     if (bundle.directory / FP16_ONNX_NAME).is_file():
-        bundle = bundle.add_artifact(bundle.directory / FP16_ONNX_NAME, "onnx", "fp16")
+        known = bundle.manifest.find("onnx", "fp16")
+        bundle = bundle.add_artifact(bundle.directory / FP16_ONNX_NAME, "onnx", "fp16",
+                                     details=known[-1].details if known else None)
     return bundle
 
 

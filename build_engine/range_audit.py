@@ -97,12 +97,12 @@ def float_tensors(model: onnx.ModelProto) -> dict[str, str]:
             if out and types.get(out) in FLOAT_TYPES}
 
 
-def float16_tensors(reduced: onnx.ModelProto, fp32_names: Iterable[str]) -> dict[str, str]:
-    """{FP32-graph tensor: op} for every tensor ``reduced`` types as float16.
+def float16_tensors(reduced: onnx.ModelProto, fp32_ops: Mapping[str, str]) -> dict[str, str]:
+    """{FP32-graph tensor: its op there} for every tensor ``reduced`` types as float16.
 
     A float16 tensor made by a Cast the converter inserted speaks for the tensor it casts.
     """
-    known = set(fp32_names)
+    known = set(fp32_ops)
     inferred = onnx.shape_inference.infer_shapes(reduced)
     halves = {v.name for v in (*inferred.graph.value_info, *inferred.graph.output)
               if v.type.tensor_type.elem_type == TensorProto.FLOAT16}
@@ -111,8 +111,8 @@ def float16_tensors(reduced: onnx.ModelProto, fp32_names: Iterable[str]) -> dict
     for name in halves:
         while name not in known and name in producer and producer[name].op_type == "Cast":
             name = producer[name].input[0]
-        if name in known and name in producer:
-            found[name] = producer[name].op_type
+        if name in known:
+            found[name] = fp32_ops[name]
     return found
 
 
@@ -141,6 +141,7 @@ def measure_ranges(model: onnx.ModelProto, names: Iterable[str],
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC
     options.log_severity_level = 3
+    options.enable_cpu_mem_arena = False  # tensors are freed as soon as probed
     session = onnxruntime.InferenceSession(probed.SerializeToString(), options,
                                            providers=["CPUExecutionProvider"])
     peaks = dict.fromkeys(outputs.values(), 0.0)

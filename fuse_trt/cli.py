@@ -133,6 +133,7 @@ def build(output: Path, backend: str, precision: str, tier_edges: str, max_batch
     """Export the fusion UNet to ONNX and build the artifacts for a backend and precision."""
     from fuse_trt.build_engine.bundle_builder import BuildConfig
     from fuse_trt.build_engine.pipeline import build_bundle
+    from fuse_trt.calibration.range_samples import PhotoRangeSamples
     from fuse_trt.calibration.step import CalibratedInt8
     from fuse_trt.models import default_bundle_dir
 
@@ -148,7 +149,7 @@ def build(output: Path, backend: str, precision: str, tier_edges: str, max_batch
         max_batch=max_batch, opset=opset, weights=weights, onnx=onnx_model, stride=stride,
         source_bundle=default_bundle_dir(),
         int8=CalibratedInt8(int8_options(**{key: options.pop(key) for key in int8_keys})),
-        tensorrt=tensorrt_config(**options))
+        tensorrt=tensorrt_config(**options), range_samples=PhotoRangeSamples())
     bundle = build_bundle(output, config)
     click.echo(f"bundle {bundle.directory}: " + ", ".join(
         f"{a.file} ({a.kind}/{a.precision})" for a in bundle.manifest.artifacts))
