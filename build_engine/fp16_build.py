@@ -33,11 +33,11 @@ def measure_bundle(bundle: Bundle, samples: RangeSamples | None) -> tuple[onnx.M
 
 
 def audited_fp16(bundle: Bundle, dst: Path, samples: RangeSamples | None = None,
-                 bound: float = DEFAULT_BOUND) -> dict:
+                 bound: float = DEFAULT_BOUND, keep_io_types: bool = True) -> dict:
     """Write the FP16 ONNX to ``dst`` only if its audit passes; returns the manifest details."""
     fp32, measured = measure_bundle(bundle, samples)
     kept = fp32_rules(fp32, measured, bound)
-    reduced = convert_fp16(fp32, kept)
+    reduced = convert_fp16(fp32, kept, keep_io_types)
     report = audit_reduced(fp32, reduced, Path(dst).name, measured, bound).check()
     save_model_atomic(reduced, dst)
     log.info("FP16 ONNX %s: %d float16 tensors inside %g, %d nodes kept FP32", dst,

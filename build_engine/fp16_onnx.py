@@ -1,7 +1,8 @@
-"""FP16 ONNX: float tensors converted to float16 by rule, inputs and outputs kept float32.
+"""FP16 ONNX: float tensors converted to float16 by rule, inputs and outputs kept float32
+(ONNX Runtime's fp16 artifact) or float16 too (``keep_io_types=False``).
 
 TensorRT 11 (and 10.x asked for strong typing) takes precision from the ONNX types, so its
-FP16 engines are built from this file. What stays FP32 is decided by :func:`fp32_rules`:
+FP16 engines are built from the FP16-I/O file: the plan then takes and returns FP16. What stays FP32 is decided by :func:`fp32_rules`:
 
 * sum-like reductions (ReduceSum/Mean/..., CumSum, and MatMul/Gemm whose contraction runs
   over a dynamic axis): they accumulate up to N x H x W values, which float16 neither holds
@@ -87,7 +88,8 @@ def fp32_rules(model: onnx.ModelProto, measured: list[TierRanges] = (),
     return kept
 
 
-def convert_fp16(model: onnx.ModelProto, fp32_nodes: Mapping[str, str] = {}) -> onnx.ModelProto:
+def convert_fp16(model: onnx.ModelProto, fp32_nodes: Mapping[str, str] = {},
+                 keep_io_types: bool = True) -> onnx.ModelProto:
     """The FP16 graph of ``model`` with ``fp32_nodes`` (and the converter's list) left FP32."""
     from onnxconverter_common import float16
 
@@ -98,7 +100,7 @@ def convert_fp16(model: onnx.ModelProto, fp32_nodes: Mapping[str, str] = {}) -> 
     del copy.graph.value_info[:]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # one line per weight it rounds
-        converted = float16.convert_float_to_float16(copy, keep_io_types=True,
+        converted = float16.convert_float_to_float16(copy, keep_io_types=keep_io_types,
                                                      node_block_list=sorted(fp32_nodes))
     return drop_float16_round_trips(converted)
 
@@ -146,8 +148,9 @@ def save_model_atomic(model: onnx.ModelProto, dst: Path) -> Path:
     return dst
 
 
-def fp16_onnx(src: Path, dst: Path, fp32_nodes: Mapping[str, str] | None = None) -> Path:
+def fp16_onnx(src: Path, dst: Path, keep_io_types: bool = True,
+              fp32_nodes: Mapping[str, str] | None = None) -> Path:
     """Write the FP16 ONNX of ``src``; ``fp32_nodes`` None: the rule-based list alone."""
     model = onnx.load(str(src))
     kept = rule_fp32_nodes(model) if fp32_nodes is None else fp32_nodes
-    return save_model_atomic(convert_fp16(model, kept), dst)
+    return save_model_atomic(convert_fp16(model, kept, keep_io_types), dst)

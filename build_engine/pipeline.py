@@ -12,8 +12,10 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from fuse_trt.build_engine.bundle_builder import BuildConfig, export_fp32, import_onnx
+from fuse_trt.build_engine.bundle_builder import (BuildConfig, export_fp32, import_onnx,
+                                                   memory_request, requested_tiers)
 from fuse_trt.engine.bundle import Bundle
+from fuse_trt.engine.choices import ANY, ArtifactKind, BackendName, Precision
 from fuse_trt.engine.files import sha256_file
 from fuse_trt.engine.tiers import TierTable
 from fuse_trt.engine.errors import FuseTrtError
@@ -21,6 +23,7 @@ from fuse_trt.engine.errors import FuseTrtError
 log = logging.getLogger("fuse_trt")
 
 FP16_ONNX_NAME = "model.fp16.onnx"
+FP16_IO_ONNX_NAME = "model.fp16-io.onnx"
 
 
 def build_bundle(out_dir: Path, config: BuildConfig) -> Bundle:
@@ -30,11 +33,11 @@ def build_bundle(out_dir: Path, config: BuildConfig) -> Bundle:
                            "choose onnxruntime or tensorrt")
     out_dir = Path(out_dir)
     bundle = _reusable_bundle(out_dir, config) or _export_into_place(out_dir, config)
-    if config.backend == "tensorrt":
+    if config.backend == BackendName.TENSORRT:
         return build_tensorrt(bundle, config)
-    if config.precision == "fp16":
+    if config.precision == Precision.FP16:
         return add_fp16_onnx(bundle, config.range_samples)
-    if config.precision == "int8":
+    if config.precision == Precision.INT8:
         return _int8_step(config).onnxruntime(bundle)
     return bundle
 
@@ -52,22 +55,25 @@ def add_fp16_onnx(bundle: Bundle, range_samples=None) -> Bundle:
     from fuse_trt.build_engine.fp16_build import audited_fp16
 
     path = bundle.directory / FP16_ONNX_NAME
-    existing = bundle.manifest.find("onnx", "fp16")
+    existing = bundle.manifest.find(ArtifactKind.ONNX, Precision.FP16)
     if existing and path.is_file():
-        return bundle.add_artifact(path, "onnx", "fp16", details=existing[-1].details)
-    return bundle.add_artifact(path, "onnx", "fp16",
+        return bundle.add_artifact(path, ArtifactKind.ONNX, Precision.FP16,
+                                   details=existing[-1].details)
+    return bundle.add_artifact(path, ArtifactKind.ONNX, Precision.FP16,
                                details=audited_fp16(bundle, path, range_samples))
 
 
 def _audited_trt_inputs(bundle: Bundle, config: BuildConfig, compat, trt_config):
-    """FP16: the audited FP16 ONNX (strongly typed) or the layers pinned to FP32 (weakly
+    """FP16: the audited FP16-I/O ONNX (strongly typed) or the layers pinned to FP32 (weakly
     typed); INT8 from a Q/DQ ONNX: its audit. Refuses what does not fit float16."""
-    from fuse_trt.build_engine.fp16_build import audit_qdq, weakly_typed_fp32_layers
+    from fuse_trt.build_engine.fp16_build import (audit_qdq, audited_fp16,
+                                                  weakly_typed_fp32_layers)
 
     recipe = compat.precision_recipe(trt_config.precision, trt_config.strongly_typed)
     if recipe.onnx_variant == "fp16":
-        bundle = add_fp16_onnx(bundle, config.range_samples)
-        return bundle, trt_config, {}
+        path = bundle.directory / FP16_IO_ONNX_NAME
+        return bundle, trt_config, audited_fp16(bundle, path, config.range_samples,
+                                                keep_io_types=False)
     if "FP16" in recipe.builder_flags:  # weakly typed: TensorRT may pick FP16 for any layer
         layers, report = weakly_typed_fp32_layers(bundle, config.range_samples)
         trt_config = replace(trt_config, fp32_layers=tuple(layers.items()))
@@ -90,27 +96,34 @@ def build_tensorrt(bundle: Bundle, config: BuildConfig) -> Bundle:
     from fuse_trt.runtime.trt_compat import load_tensorrt
 
     compat = load_tensorrt()
-    trt_config = replace(config.tensorrt or TensorRTBuildConfig(), precision=config.precision,
-                         max_batch=config.max_batch)
-    if config.precision == "int8":
+    # The tiers carry their own max batch (sized for the memory budget at export).
+    trt_config = replace(config.tensorrt or TensorRTBuildConfig(), precision=config.precision)
+    if config.precision == Precision.INT8:
         bundle, trt_config = _with_int8_inputs(bundle, config, compat, trt_config)
     bundle, trt_config, audit = _audited_trt_inputs(bundle, config, compat, trt_config)
-    plans = build_tensorrt_plans(bundle.directory, bundle.artifact_path("onnx", "fp32"),
+    plans = build_tensorrt_plans(bundle.directory,
+                                 bundle.artifact_path(ArtifactKind.ONNX, Precision.FP32),
                                  bundle.spec, bundle.tiers, trt_config)
     for plan in plans:
         sidecar = PlanSidecar.read(sidecar_path(plan))
         details = {"tensorrt_version": sidecar.tensorrt_version, "gpu_name": sidecar.gpu_name,
                    "compute_capability": list(sidecar.compute_capability),
-                   "dla_core": sidecar.dla_core, "tiers": sorted(sidecar.profiles), **audit}
-        bundle = bundle.add_artifact(plan, "plan", config.precision, "tensorrt", details)
-        bundle = bundle.add_artifact(sidecar_path(plan), "plan-sidecar", config.precision,
-                                     "tensorrt")
+                   "dla_core": sidecar.dla_core, "tiers": sorted(sidecar.profiles),
+                   **{key: audit[key] for key in ("range_audit",) if key in audit}}
+        bundle = bundle.add_artifact(plan, ArtifactKind.PLAN, config.precision,
+                                     BackendName.TENSORRT, details)
+        bundle = bundle.add_artifact(sidecar_path(plan), ArtifactKind.PLAN_SIDECAR,
+                                     config.precision, BackendName.TENSORRT)
     for cache in sorted(bundle.directory.glob("timing-cache.*.bin")):
-        bundle = bundle.add_artifact(cache, "timing-cache", "any", "tensorrt")
+        bundle = bundle.add_artifact(cache, ArtifactKind.TIMING_CACHE, ANY, BackendName.TENSORRT)
     if (bundle.directory / FP16_ONNX_NAME).is_file():
-        known = bundle.manifest.find("onnx", "fp16")
-        bundle = bundle.add_artifact(bundle.directory / FP16_ONNX_NAME, "onnx", "fp16",
-                                     details=known[-1].details if known else None)
+        known = bundle.manifest.find(ArtifactKind.ONNX, Precision.FP16)
+        bundle = bundle.add_artifact(bundle.directory / FP16_ONNX_NAME, ArtifactKind.ONNX,
+                                     Precision.FP16, details=known[-1].details if known else None)
+    if (bundle.directory / FP16_IO_ONNX_NAME).is_file():  # strongly typed FP16 plans' input
+        bundle = bundle.add_artifact(bundle.directory / FP16_IO_ONNX_NAME,
+                                     ArtifactKind.ONNX_FP16_IO, Precision.FP16,
+                                     BackendName.TENSORRT, details=audit or None)
     return bundle
 
 
@@ -128,15 +141,25 @@ def _reusable_bundle(out_dir: Path, config: BuildConfig) -> Bundle | None:
             or config.onnx is not None:
         return None
     bundle = Bundle.load(out_dir)
-    tiers = TierTable.from_short_edges(config.tier_short_edges, stride=bundle.spec.stride,
-                                       max_batch=config.max_batch)
-    weights = bundle.manifest.find("weights", "fp32")
+    weights = bundle.manifest.find(ArtifactKind.WEIGHTS, Precision.FP32)
     same_model = bool(weights) and weights[-1].sha256 == _source_weights_sha256(config)
-    if not same_model or bundle.tiers != tiers or bundle.spec.opset != config.opset \
-            or not bundle.manifest.find("onnx", "fp32"):
+    if not same_model or not _same_tiers(bundle, config) or bundle.spec.opset != config.opset \
+            or not bundle.manifest.find(ArtifactKind.ONNX, Precision.FP32):
         return None
     log.info("extending the existing bundle %s", out_dir)
     return bundle
+
+
+def _same_tiers(bundle: Bundle, config: BuildConfig) -> bool:
+    """Same tier shapes and the same budget request (the batches follow from those)."""
+    def unbatched(tiers: TierTable) -> TierTable:
+        return replace(tiers, tiers=tuple(replace(t, max_batch=1) for t in tiers))
+
+    requested = requested_tiers(config, bundle.spec.stride)
+    recorded = (bundle.manifest.memory or {}).get("request")
+    if recorded is None:  # made without a budget (imported tables, tests): the tiers as asked
+        return bundle.tiers == requested
+    return unbatched(bundle.tiers) == unbatched(requested) and recorded == memory_request(config)
 
 
 def _source_weights_sha256(config: BuildConfig) -> str:
@@ -144,7 +167,8 @@ def _source_weights_sha256(config: BuildConfig) -> str:
         return sha256_file(config.weights)
     from fuse_trt.build_engine.bundle_builder import source_bundle
 
-    return Bundle.load(source_bundle(config)).manifest.find("weights", "fp32")[-1].sha256
+    source = Bundle.load(source_bundle(config))
+    return source.manifest.find(ArtifactKind.WEIGHTS, Precision.FP32)[-1].sha256
 
 
 def _export_into_place(out_dir: Path, config: BuildConfig) -> Bundle:

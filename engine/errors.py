@@ -4,11 +4,15 @@ The CLI catches :class:`FuseTrtError` once, prints its message on one line and e
 """
 from __future__ import annotations
 
-__all__ = ["FuseTrtError", "InputImageError", "NoFaceError", "BundleError", "BackendUnavailableError", "InferenceInputError", "ExportValidationError", "EngineBuildError", "PlanMismatchError", "AccuracyGateError", "RangeAuditError"]
+__all__ = ["FuseTrtError", "ConfigError", "InputImageError", "NoFaceError", "BundleError", "BackendUnavailableError", "InferenceInputError", "ExportValidationError", "EngineBuildError", "PlanMismatchError", "AccuracyGateError", "MemoryBudgetError", "RangeAuditError"]
 
 
 class FuseTrtError(Exception):
     """A problem the user can fix: bad input, a missing file, an unsupported option."""
+
+
+class ConfigError(FuseTrtError):
+    """An option or configuration value outside what fuse-trt offers, or two that conflict."""
 
 
 class InputImageError(FuseTrtError):
@@ -49,6 +53,10 @@ class PlanMismatchError(FuseTrtError):
 
 class AccuracyGateError(FuseTrtError):
     """A reduced-precision artifact lost too much accuracy against FP32."""
+
+
+class MemoryBudgetError(FuseTrtError):
+    """A device-memory budget that cannot hold even one image of some tier."""
 
 
 class RangeAuditError(FuseTrtError):

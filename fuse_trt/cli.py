@@ -12,12 +12,15 @@ from pathlib import Path
 import click
 
 from fuse_trt.commands.bench import bench_command
+from fuse_trt.commands.doctor import doctor_command
+from fuse_trt.commands.export_triton import export_triton_command
 from fuse_trt.commands.calibrate import calibrate_command, int8_build_options, int8_options
 from fuse_trt.commands.stream import stream_command
+from fuse_trt.commands.targeting import targeting_options
 from fuse_trt.commands.train import train_command
-from fuse_trt.choices import (BACKEND_CHOICES, BLEND_CHOICES, DEFAULT_BLEND, PRECISION_CHOICES,
-                              REGION_CHOICES)
+from fuse_trt.engine.choices import BackendName, Blend, Precision, Region, values
 from fuse_trt.engine.errors import FuseTrtError
+from fuse_trt.engine.progress import enable_phase_lines
 
 def parse_tiers(value: str) -> tuple[int, ...]:
     try:
@@ -30,47 +33,76 @@ def parse_tiers(value: str) -> tuple[int, ...]:
     return edges
 
 
+def _budget(context, parameter, value: str) -> int:
+    from fuse_trt.engine.memory_plan import parse_bytes
+
+    try:
+        return parse_bytes(value)
+    except FuseTrtError as error:
+        raise click.BadParameter(str(error)) from None
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="fuse-trt", prog_name="fuse-trt",
+                      message="%(prog)s %(version)s")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 def cli(verbose: int) -> None:
     """UNet face fusion compiled for TensorRT, with an ONNX Runtime CPU path."""
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s: %(message)s")
+    enable_phase_lines()  # a line per long step (export, calibration, TensorRT build) on stderr
 
 
 @cli.command()
 @click.argument("source")
 @click.argument("target")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
-              help="Output image (.png, .jpg, .webp); written atomically.")
+              help="Output image (.png, .jpg, .webp), written atomically; with a folder or "
+              "glob TARGET, the output folder.")
 @click.option("--bundle", type=click.Path(path_type=Path), default=None,
               help="Bundle from `fuse-trt build`; default: the model shipped in the package.")
-@click.option("--backend", type=click.Choice(BACKEND_CHOICES), default="auto", show_default=True)
-@click.option("--precision", type=click.Choice(PRECISION_CHOICES), default="fp32", show_default=True)
-@click.option("--blend", type=click.Choice(BLEND_CHOICES), default=DEFAULT_BLEND,
+@click.option("--backend", type=click.Choice(values(BackendName)),
+              default=BackendName.AUTO.value,
+              show_default=True)
+@click.option("--precision", type=click.Choice(values(Precision)),
+              default=Precision.FP32.value,
+              show_default=True)
+@click.option("--url", default=None, metavar="HOST:PORT",
+              help="With --backend triton: the server (grpc://HOST:PORT for gRPC).")
+@click.option("--blend", type=click.Choice(values(Blend)), default=Blend.CLASSIC.value,
               show_default=True, help="classic: colour transfer + feathered paste; unet: the "
               "trained refiner (docs/quality.md); seamless: OpenCV Poisson blending.")
-@click.option("--region", type=click.Choice(REGION_CHOICES), default="face", show_default=True,
+@click.option("--region", type=click.Choice(values(Region)), default=Region.FACE.value,
+              show_default=True,
               help="Run the UNet on the face with context, or on the whole frame.")
 @click.option("--ratio", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True,
               help="0 keeps the target's face, 1 pastes the source's.")
 @click.option("--face", "face_choice", default="largest", show_default=True,
               help="Which target face: largest, all, or an index (largest first).")
+@targeting_options
 def fuse(source: str, target: str, output: Path, bundle: Path | None, backend: str,
-         precision: str, blend: str, region: str, ratio: float, face_choice: str) -> None:
-    """Fuse the face in SOURCE onto the face(s) in TARGET. SOURCE/TARGET may be sample:NAME."""
+         precision: str, url: str | None, blend: str, region: str, ratio: float,
+         face_choice: str, target_face: str | None, mapping: tuple, similarity: float) -> None:
+    """Fuse the face in SOURCE onto the face(s) in TARGET. SOURCE/TARGET may be sample:NAME;
+    TARGET may be a folder or a quoted glob ('shots/*.jpg'), then -o is a folder. With --map,
+    SOURCE is - (the sources come from the map)."""
     from fuse_trt.api import FaceFusion, FusionConfig
+    from fuse_trt.commands.batch import is_batch_target, run_batch
+    from fuse_trt.commands.targeting import apply_targeting
     from fuse_trt.engine.faces.samples import resolve_image_path
     from fuse_trt.engine.images import read_image, write_image
 
-    source_image = read_image(resolve_image_path(source))
-    target_image = read_image(resolve_image_path(target))
-    if output.is_dir():
+    batch = is_batch_target(target)
+    target_image = None if batch else read_image(resolve_image_path(target))
+    if output.is_dir() and not batch:
         raise FuseTrtError(f"{output}: is a directory; give an output file name such as out.png")
-    config = FusionConfig(bundle=bundle, backend=backend, precision=precision, blend=blend,
-                          region=region, ratio=ratio, face=face_choice)
+    config = FusionConfig(bundle=bundle, backend=backend, precision=precision, url=url,
+                          blend=blend, region=region, ratio=ratio, face=face_choice)
     with FaceFusion(config) as fusion:
-        fusion.set_source(source_image.rgb)
+        apply_targeting(fusion, source, target_face, mapping, similarity)
+        if batch:
+            run_batch(fusion, target, output)
+            return
         fused = fusion.fuse(target_image.rgb)
     write_image(output, fused, target_image.alpha)
     click.echo(f"wrote {output}")
@@ -109,13 +141,23 @@ def tensorrt_config(workspace_mib: int, strongly_typed: bool, hardware_compat: b
 @cli.command()
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
               help="Bundle directory to create or extend.")
-@click.option("--backend", type=click.Choice(["onnxruntime", "tensorrt"]), default="onnxruntime",
+@click.option("--backend",
+              type=click.Choice([BackendName.ONNXRUNTIME.value, BackendName.TENSORRT.value]),
+              default=BackendName.ONNXRUNTIME.value, show_default=True)
+@click.option("--precision", type=click.Choice(values(Precision)),
+              default=Precision.FP32.value,
               show_default=True)
-@click.option("--precision", type=click.Choice(PRECISION_CHOICES), default="fp32", show_default=True)
 @click.option("--tiers", "tier_edges", default="512,768,1024", show_default=True,
               help="Short edge of each resolution tier.")
+@click.option("--region", type=click.Choice(values(Region)), default=Region.FACE.value,
+              show_default=True, help="What the UNet will be sent: face regions (square "
+              "tiers) or whole frames (16:9 tiers, portrait frames transposed).")
 @click.option("--max-batch", type=click.IntRange(1, 64), default=4, show_default=True,
-              help="Most faces per UNet call (the profiles' batch range).")
+              help="Most faces per UNet call in any tier; --vram-budget may pick fewer per tier.")
+@click.option("--vram-budget", default="300MiB", show_default=True, callback=_budget,
+              help="Device memory the engine may hold (weights + scratch + I/O); each tier's "
+              "max batch is the largest that fits. The default suits a 4 GB Jetson running a "
+              "camera pipeline (see engine/memory_plan.py).")
 @click.option("--opset", type=click.IntRange(13, 23), default=17, show_default=True,
               help="ONNX opset (17 parses on TensorRT 8.6 / JetPack 6.0).")
 @click.option("--weights", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -127,9 +169,9 @@ def tensorrt_config(workspace_mib: int, strongly_typed: bool, hardware_compat: b
               help="With --onnx: the model's stride (H and W are padded to a multiple).")
 @int8_build_options
 @tensorrt_build_options
-def build(output: Path, backend: str, precision: str, tier_edges: str, max_batch: int,
-          opset: int, weights: Path | None, onnx_model: Path | None, stride: int,
-          **options) -> None:
+def build(output: Path, backend: str, precision: str, tier_edges: str, region: str,
+          max_batch: int, vram_budget: int, opset: int, weights: Path | None,
+          onnx_model: Path | None, stride: int, **options) -> None:
     """Export the fusion UNet to ONNX and build the artifacts for a backend and precision."""
     from fuse_trt.build_engine.bundle_builder import BuildConfig
     from fuse_trt.build_engine.pipeline import build_bundle
@@ -146,7 +188,7 @@ def build(output: Path, backend: str, precision: str, tier_edges: str, max_batch
                  "calibration_size", "calibration_seed")
     config = BuildConfig(
         backend=backend, precision=precision, tier_short_edges=parse_tiers(tier_edges),
-        max_batch=max_batch, opset=opset, weights=weights, onnx=onnx_model, stride=stride,
+        region=region, max_batch=max_batch, vram_budget_bytes=vram_budget, opset=opset, weights=weights, onnx=onnx_model, stride=stride,
         source_bundle=default_bundle_dir(),
         int8=CalibratedInt8(int8_options(**{key: options.pop(key) for key in int8_keys})),
         tensorrt=tensorrt_config(**options), range_samples=PhotoRangeSamples())
@@ -157,14 +199,19 @@ def build(output: Path, backend: str, precision: str, tier_edges: str, max_batch
 
 @cli.command()
 @click.argument("bundle", required=False, type=click.Path(path_type=Path))
-def info(bundle: Path | None) -> None:
-    """Versions, available backends, the tier table and what a bundle holds."""
-    from fuse_trt.info import describe
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a JSON object (versions, tiers, artifacts, memory_plan per tier).")
+def info(bundle: Path | None, as_json: bool) -> None:
+    """Versions, available backends, the tier table, what a bundle holds, its memory plan."""
+    import json
 
-    click.echo(describe(bundle))
+    from fuse_trt.info import describe, describe_json
+
+    click.echo(json.dumps(describe_json(bundle), indent=2) if as_json else describe(bundle))
 
 
-for command in (calibrate_command, bench_command, stream_command, train_command):
+for command in (calibrate_command, bench_command, stream_command, train_command,
+                export_triton_command, doctor_command):
     cli.add_command(command)
 
 

@@ -10,21 +10,20 @@ tests run this module against strict stand-ins generated from those dumps.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Literal
 
 import numpy as np
 
+from fuse_trt.engine.choices import Precision, values
 from fuse_trt.engine.errors import BackendUnavailableError, EngineBuildError
 
-Precision = Literal["fp32", "fp16", "int8"]
 OnnxVariant = Literal["fp32", "fp16", "qdq"]
 Int8Mode = Literal["implicit", "explicit"]
 Shape = tuple[int, ...]
 
-PRECISIONS = ("fp32", "fp16", "int8")
 INSTALL_HINT = ("install TensorRT and pycuda: pip install 'fuse-trt[gpu]' on a desktop; on a "
                 "Jetson TensorRT comes with JetPack (python3-libnvinfer) and pycuda from pip")
 
@@ -95,22 +94,24 @@ class TensorRTCompat:
             raise EngineBuildError(f"strong typing needs TensorRT 10 or later; this is {self.version}")
         return requested
 
-    def precision_recipe(self, precision: str, strongly_typed: bool = False) -> PrecisionRecipe:
-        if precision not in PRECISIONS:
-            raise EngineBuildError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
+    def precision_recipe(self, precision: Precision | str,
+                         strongly_typed: bool = False) -> PrecisionRecipe:
+        if precision not in values(Precision):
+            raise EngineBuildError(f"unknown precision {precision!r}; choose one of "
+                                   f"{', '.join(values(Precision))}")
         typed = self.resolve_strong_typing(strongly_typed)
-        if precision == "fp32":
+        if precision == Precision.FP32:
             return PrecisionRecipe("fp32", (), typed, None)
         if typed:  # types come from the ONNX tensors; precision flags do not exist or are refused
-            if precision == "fp16":
+            if precision == Precision.FP16:
                 return PrecisionRecipe("fp16", (), True, None)
             return PrecisionRecipe("qdq", (), True, "explicit")
-        if precision == "fp16":
+        if precision == Precision.FP16:
             return PrecisionRecipe("fp32", ("FP16",), False, None)
         return PrecisionRecipe("fp32", ("INT8", "FP16"), False, "implicit")
 
     def int8_mode(self, strongly_typed: bool = False) -> Int8Mode:
-        return self.precision_recipe("int8", strongly_typed).int8_mode
+        return self.precision_recipe(Precision.INT8, strongly_typed).int8_mode
 
     def network_flags(self, strongly_typed: bool) -> int:
         """Creation flags from the enum members by name: their integers differ by version."""
@@ -121,6 +122,21 @@ class TensorRTCompat:
         if strongly_typed and self.major >= 10:
             flags |= 1 << int(creation_flag.STRONGLY_TYPED)
         return flags
+
+    def io_dtype(self, precision: str) -> str:
+        """The dtype a plan of ``precision`` takes and returns: FP16 plans have FP16 I/O."""
+        return "float16" if precision == "fp16" else "float32"
+
+    def set_network_io_dtype(self, network, dtype: str, strongly_typed: bool) -> None:
+        """Weakly typed builds (8.6, 10.x) set FP16 I/O on the network; strongly typed ones
+        take it from the ONNX (its FP16-I/O variant), where setting a type is not allowed."""
+        if dtype == "float32" or strongly_typed:
+            return
+        half = self.trt.DataType.HALF
+        for index in range(network.num_inputs):
+            network.get_input(index).dtype = half
+        for index in range(network.num_outputs):
+            network.get_output(index).dtype = half
 
     def max_onnx_opset(self) -> int | None:
         """The newest ONNX opset the parser reads, where it is known to be limited."""
@@ -178,6 +194,15 @@ class TensorRTCompat:
         config.DLA_core = core
         config.set_flag(self.trt.BuilderFlag.GPU_FALLBACK)
 
+    def attach_progress_monitor(self, config, make_monitor: Callable[[ModuleType], object]):
+        """Report build phases through ``make_monitor(trt)`` (an IProgressMonitor) and return
+        it, to be kept alive for the build; None on 8.6, which has no progress monitor."""
+        if self.major < 10:
+            return None
+        monitor = make_monitor(self.trt)
+        config.progress_monitor = monitor
+        return monitor
+
     def attach_calibrator(self, config, calibrator, profile) -> bool:
         """Implicit INT8 calibration (8.6, weakly typed 10.x); it does not exist in 11.x."""
         if self.major >= 11:
@@ -220,6 +245,17 @@ class TensorRTCompat:
         if self.major == 8:
             return int(engine.device_memory_size)  # 8.6 reports the max over all profiles
         return int(engine.get_device_memory_size_for_profile_v2(profile_index))
+
+    def scratch_report(self, engine, profile_indices: dict[str, int]) -> dict:
+        """TensorRT's own scratch figures per tier profile and for the whole engine."""
+        per_tier = {name: self.scratch_bytes(engine, index)
+                    for name, index in profile_indices.items()}
+        if self.major == 8:
+            whole, source = int(engine.device_memory_size), "device_memory_size"
+        else:
+            whole = int(engine.device_memory_size_v2)
+            source = "get_device_memory_size_for_profile_v2"
+        return {"scratch_bytes_per_tier": per_tier, "scratch_bytes": whole, "source": source}
 
     def attach_scratch(self, context, address: int, nbytes: int) -> None:
         if self.major == 8:
