@@ -126,8 +126,12 @@ def drop_float16_round_trips(model: onnx.ModelProto) -> onnx.ModelProto:
         value.name for value in model.graph.output}
     dead = [n for n in model.graph.node if _cast_to(n) == TensorProto.FLOAT16
             and not any(out in used for out in n.output)]
+    removed = {out for node in dead for out in node.output}
     for node in dead:
         model.graph.node.remove(node)
+    stale = [v for v in model.graph.value_info if v.name in removed]
+    for value in stale:
+        model.graph.value_info.remove(value)
     return model
 
 

@@ -111,7 +111,7 @@ def float16_tensors(reduced: onnx.ModelProto, fp32_ops: Mapping[str, str]) -> di
     for name in halves:
         while name not in known and name in producer and producer[name].op_type == "Cast":
             name = producer[name].input[0]
-        if name in known:
+        if name in known and name in producer:
             found[name] = fp32_ops[name]
     return found
 

@@ -8,6 +8,7 @@ from fuse_trt.build_engine.bundle_builder import BuildConfig
 from fuse_trt.build_engine.fp16_onnx import REDUCTION_REASON
 from fuse_trt.build_engine.pipeline import build_bundle
 from fuse_trt.engine.bundle import Bundle
+from fuse_trt.engine.choices import ArtifactKind
 from fuse_trt.info import describe
 from fuse_trt.runtime.plan_sidecar import PlanSidecar, sidecar_path
 from tests.support.tensorrt import emulate
@@ -57,4 +58,6 @@ def test_strongly_typed_11x_pins_nothing_and_builds_from_the_audited_onnx(bundle
     bundle = build_bundle(bundle_copy, _config(bundle_copy, backend="tensorrt"))
     [plan] = bundle.manifest.find("plan", "fp16", "tensorrt")
     assert PlanSidecar.read(sidecar_path(bundle.directory / plan.file)).fp32_layers == {}
-    assert bundle.manifest.find("onnx", "fp16")[0].details["range_audit"]["over_bound"] == 0
+    [typed_onnx] = bundle.manifest.find(ArtifactKind.ONNX_FP16_IO, "fp16")  # FP16 I/O too
+    assert typed_onnx.details["range_audit"]["over_bound"] == 0
+    assert REDUCTION_REASON in typed_onnx.details["fp32_nodes"].values()

@@ -12,6 +12,7 @@ import math
 import weakref
 
 import numpy as np
+import onnx
 import onnxruntime
 
 from tests.support.tensorrt.emulated_build import peek
@@ -126,11 +127,18 @@ class EngineImpl:
 
 class _Float16Session:
     def __init__(self, model: bytes):
-        import onnx
-
         from fuse_trt.build_engine.fp16_reference import float16_evaluator
 
         self._evaluator = float16_evaluator(onnx.load_from_string(model))
+
+    def get_inputs(self):
+        """Graph inputs as ONNX Runtime describes them (name, 'tensor(float16)', ...)."""
+        from types import SimpleNamespace
+
+        names = {onnx.TensorProto.FLOAT: "tensor(float)", onnx.TensorProto.FLOAT16:
+                 "tensor(float16)"}
+        return [SimpleNamespace(name=value.name, type=names[value.type.tensor_type.elem_type])
+                for value in self._evaluator.proto_.graph.input]
 
     def run(self, names, feeds):
         return self._evaluator.run(list(names), dict(feeds))
