@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import platform
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -50,6 +51,9 @@ class BuildConfig:
     int8: Int8Step | None = None  # INT8 calibration and gate, injected by the caller
     tensorrt: TensorRTBuildConfig | None = None  # TensorRT options; None: the defaults
     replace_existing: bool = False  # replace a bundle at the output this build cannot extend
+    # FP16 range-audit samples, (spec, tiers) -> {tier: feeds at its max shape}; None:
+    # synthetic (fuse_trt.calibration.range_samples.PhotoRangeSamples: the bundled photos)
+    range_samples: Callable | None = None
 
 
 def tool_versions() -> dict[str, str]:

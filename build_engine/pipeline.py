@@ -104,21 +104,21 @@ class Fp16OnnxInBundle:
     ONNX Runtime's fp16 model), or with FP16 I/O (``model.fp16-io.onnx``, the input of
     strongly typed FP16 TensorRT builds)."""
 
-    def __init__(self, fp16_io: bool = False):
-        self.fp16_io = fp16_io
+    def __init__(self, fp16_io: bool = False, range_samples=None):
+        self.fp16_io, self.range_samples = fp16_io, range_samples
         self.file_name = FP16_IO_ONNX_NAME if fp16_io else FP16_ONNX_NAME
         self.kind = ArtifactKind.ONNX_FP16_IO if fp16_io else ArtifactKind.ONNX
         self.backend = BackendName.TENSORRT if fp16_io else ANY
 
     def __call__(self, bundle: Bundle) -> Bundle:
-        from fuse_trt.build_engine.fp16_onnx import fp16_onnx
+        """Written only if its range audit passes; the report is in the artifact's details."""
+        from fuse_trt.build_engine.fp16_build import audited_fp16
 
         path = bundle.directory / self.file_name
         if bundle.manifest.find(self.kind, Precision.FP16) and path.is_file():
             return bundle
-        fp16_onnx(bundle.artifact_path(ArtifactKind.ONNX, Precision.FP32), path,
-                  keep_io_types=not self.fp16_io)
-        return bundle.add_artifact(path, self.kind, Precision.FP16, self.backend)
+        details = audited_fp16(bundle, path, self.range_samples, keep_io_types=not self.fp16_io)
+        return bundle.add_artifact(path, self.kind, Precision.FP16, self.backend, details)
 
 
 class Int8OnnxInBundle:
@@ -158,10 +158,31 @@ class TensorRTPlansInBundle:
             bundle, keywords = _int8_step(self.config).tensorrt_inputs(
                 bundle, compat, trt_config.strongly_typed, tier)
             trt_config = replace(trt_config, **keywords)
+        bundle, trt_config, audit = self._audited(bundle, compat, recipe, trt_config)
         plans = build_tensorrt_plans(bundle.directory,
                                      bundle.artifact_path(ArtifactKind.ONNX, Precision.FP32),
                                      bundle.spec, bundle.tiers, trt_config)
-        return self._record(bundle, plans)
+        return self._record(bundle, plans, audit)
+
+    def _audited(self, bundle: Bundle, compat, recipe, trt_config):
+        """Weakly typed FP16/INT8: the layers the range audit pins to FP32; INT8 from a Q/DQ
+        ONNX: its audit. (Strongly typed FP16 was audited by the fp16 step.)"""
+        from fuse_trt.build_engine.fp16_build import audit_qdq, weakly_typed_fp32_layers
+
+        samples = self.config.range_samples
+        if "FP16" in recipe.builder_flags:  # weakly typed: TensorRT may pick FP16 anywhere
+            layers, report = weakly_typed_fp32_layers(bundle, samples)
+            trt_config = replace(trt_config, fp32_layers=tuple(layers.items()))
+            return bundle, trt_config, {"range_audit": report.to_json()}
+        if recipe.onnx_variant == "qdq" and trt_config.int8_qdq_onnx is not None:
+            qdq = Path(trt_config.int8_qdq_onnx)
+            report = audit_qdq(bundle, qdq, samples).to_json()
+            [artifact] = [a for a in bundle.manifest.artifacts if a.file == qdq.name]
+            bundle = bundle.add_artifact(qdq, artifact.kind, artifact.precision,
+                                         artifact.backend,
+                                         dict(artifact.details, range_audit=report))
+            return bundle, trt_config, {"range_audit": report}
+        return bundle, trt_config, {}
 
     def _tensorrt_config(self):
         from fuse_trt.build_engine.tensorrt_config import TensorRTBuildConfig
@@ -169,7 +190,7 @@ class TensorRTPlansInBundle:
         return replace(self.config.tensorrt or TensorRTBuildConfig(),
                        precision=self.config.precision)
 
-    def _record(self, bundle: Bundle, plans: list[Path]) -> Bundle:
+    def _record(self, bundle: Bundle, plans: list[Path], audit: dict) -> Bundle:
         from fuse_trt.runtime.plan_sidecar import PlanSidecar, sidecar_path
 
         precision = self.config.precision
@@ -177,7 +198,8 @@ class TensorRTPlansInBundle:
             sidecar = PlanSidecar.read(sidecar_path(plan))
             details = {"tensorrt_version": sidecar.tensorrt_version, "gpu_name": sidecar.gpu_name,
                        "compute_capability": list(sidecar.compute_capability),
-                       "dla_core": sidecar.dla_core, "tiers": sorted(sidecar.profiles)}
+                       "dla_core": sidecar.dla_core, "tiers": sorted(sidecar.profiles),
+                       **audit}
             bundle = bundle.add_artifact(plan, ArtifactKind.PLAN, precision,
                                          BackendName.TENSORRT, details)
             bundle = bundle.add_artifact(sidecar_path(plan), ArtifactKind.PLAN_SIDECAR,
@@ -216,10 +238,10 @@ def build_pipeline(out_dir: Path, config: BuildConfig) -> BuildPipeline:
                            "choose onnxruntime or tensorrt")
     source = BundleFromModel(out_dir, config)
     if config.backend == BackendName.TENSORRT:
-        fp16 = Fp16OnnxInBundle(fp16_io=True)
+        fp16 = Fp16OnnxInBundle(fp16_io=True, range_samples=config.range_samples)
         return BuildPipeline(source, (TensorRTPlansInBundle(config, fp16),))
     if config.precision == Precision.FP16:
-        return BuildPipeline(source, (Fp16OnnxInBundle(),))
+        return BuildPipeline(source, (Fp16OnnxInBundle(range_samples=config.range_samples),))
     if config.precision == Precision.INT8:
         return BuildPipeline(source, (Int8OnnxInBundle(_int8_step(config)),))
     return BuildPipeline(source)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import onnx
@@ -56,6 +56,7 @@ class BuilderConfig:
     keepalive: tuple = ()  # profiles and calibrator TensorRT points at during the build
     tf32: bool | None = None
     calibrator: object = None
+    pinned: dict = field(default_factory=dict)  # layer name -> why it is pinned to FP32
 
     def raise_calibration_failure(self) -> None:
         """TensorRT swallows get_batch exceptions as "end of data"; ours records them."""
@@ -115,7 +116,10 @@ class ConfigFor:
         calibrator = None
         if self.recipe.int8_mode == "implicit":
             calibrator = self._attach_calibrator(config, keepalive[0])
-        return BuilderConfig(config, tuple(keepalive), tf32, calibrator)
+        pinned = {}
+        if not self.recipe.strongly_typed:
+            pinned = compat.pin_fp32_layers(parsed.network, config, dict(build.fp32_layers))
+        return BuilderConfig(config, tuple(keepalive), tf32, calibrator, pinned)
 
     def _add_profiles(self, parsed: ParsedNetwork, config) -> list:
         network = parsed.network
@@ -184,11 +188,13 @@ class SerializedEngineFromNetwork:
         self.network, self.config, self.timing_cache = network, config, timing_cache
         self.progress = progress
         self.tf32: bool | None = None  # as the last build saw it
+        self.pinned: dict = {}  # after the call: layers pinned to FP32, with the reason
 
     def __call__(self) -> bytes:
         parsed = self.network()
         built = _checked(self.config(parsed), "configure the build")
         self.tf32 = built.tf32
+        self.pinned = built.pinned
         if self.timing_cache is not None:
             self.timing_cache.attach(built.config)
         if self.progress is not None:
@@ -258,7 +264,8 @@ def build_plan(job: PlanJob) -> Path:
         cuda_context.release()
     plan_path = write_bytes_atomic(job.bundle_dir / name, plan)
     io_dtypes = {name: io_dtype for name in (*job.spec.input_names, *job.spec.output_names)}
-    sidecar = replace(_sidecar(job, compat, gpu, recipe, onnx_path, profiles, engine.tf32),
+    sidecar = replace(_sidecar(job, compat, gpu, recipe, onnx_path, profiles, engine.tf32,
+                               engine.pinned),
                       device_memory=device_memory, io_dtypes=io_dtypes)
     sidecar.write(sidecar_path(plan_path))
     log.info("built %s (%d bytes)", plan_path, len(plan))
@@ -309,7 +316,8 @@ def _check_opset(path: Path, compat: TensorRTCompat) -> None:
 
 
 def _sidecar(job: PlanJob, compat: TensorRTCompat, gpu: GpuInfo, recipe: PrecisionRecipe,
-             onnx_path: Path, profiles: dict[str, dict], tf32: bool | None) -> PlanSidecar:
+             onnx_path: Path, profiles: dict[str, dict], tf32: bool | None,
+             pinned: dict) -> PlanSidecar:
     return PlanSidecar(
         model=job.spec.name, precision=job.config.precision, tensorrt_version=compat.version,
         gpu_name=gpu.name, compute_capability=gpu.compute_capability,
@@ -317,4 +325,4 @@ def _sidecar(job: PlanJob, compat: TensorRTCompat, gpu: GpuInfo, recipe: Precisi
         onnx_file=onnx_path.name, onnx_sha256=sha256_file(onnx_path), profiles=profiles,
         strongly_typed=recipe.strongly_typed, hardware_compat=job.config.hardware_compat,
         version_compatible=job.config.version_compatible, dla_core=job.dla_core,
-        source_onnx_sha256=sha256_file(job.onnx_path), tf32=tf32)
+        source_onnx_sha256=sha256_file(job.onnx_path), tf32=tf32, fp32_layers=dict(pinned))

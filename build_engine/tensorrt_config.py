@@ -39,6 +39,8 @@ class TensorRTBuildConfig:
     int8_qdq_onnx: Path | None = None
     progress: Callable[[str], None] | None = None  # a module-level function (pickled)
     fp16_onnx: Path | None = None
+    # weakly typed FP16/INT8: (ONNX node or tensor name, why) pinned to FP32 (range audit)
+    fp32_layers: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self):
         if self.precision not in values(Precision):

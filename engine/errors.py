@@ -7,7 +7,8 @@ from __future__ import annotations
 __all__ = ["FuseTrtError", "ConfigError", "InputImageError", "NoFaceError", "BundleError",
            "BackendUnavailableError", "BackendClosedError", "InferenceInputError",
            "InferenceError", "ExportValidationError", "ModelContractError", "EngineBuildError",
-           "PlanMismatchError", "AccuracyGateError", "ImageShapeError", "MemoryBudgetError"]
+           "PlanMismatchError", "AccuracyGateError", "ImageShapeError", "MemoryBudgetError",
+           "RangeAuditError"]
 
 
 class FuseTrtError(Exception):
@@ -77,3 +78,7 @@ class MemoryBudgetError(FuseTrtError):
 
 class BackendClosedError(FuseTrtError):
     """A backend used after (or while) another thread closed it."""
+
+
+class RangeAuditError(FuseTrtError):
+    """A reduced-precision graph types a tensor as float16 whose values do not fit float16."""

@@ -184,6 +184,7 @@ def build(output: Path, backend: str, precision: str, tier_edges: str, region: s
     from fuse_trt.build_engine.bundle_builder import BuildConfig
     from fuse_trt.build_engine.inputs import check_onnx_file, check_weights_file
     from fuse_trt.build_engine.pipeline import build_bundle
+    from fuse_trt.calibration.range_samples import PhotoRangeSamples
     from fuse_trt.engine.files import check_output_directory
     from fuse_trt.models import default_bundle_dir
 
@@ -202,7 +203,7 @@ def build(output: Path, backend: str, precision: str, tier_edges: str, region: s
         backend=backend, precision=precision, tier_short_edges=edges,
         region=region, max_batch=max_batch, vram_budget_bytes=vram_budget, opset=opset,
         weights=weights, onnx=onnx_model, stride=stride, source_bundle=default_bundle_dir(),
-        replace_existing=force, int8=int8, tensorrt=tensorrt)
+        replace_existing=force, int8=int8, tensorrt=tensorrt, range_samples=PhotoRangeSamples())
     bundle = build_bundle(output, config)
     click.echo(f"bundle {bundle.directory}: " + ", ".join(
         f"{a.file} ({a.kind}/{a.precision})" for a in bundle.manifest.artifacts))

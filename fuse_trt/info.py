@@ -28,6 +28,17 @@ def tier_table_lines(tiers: TierTable) -> list[str]:
     return lines
 
 
+def range_audit_lines(audit: dict | None) -> list[str]:
+    """One line for an artifact's float16 range audit: counts, bound and the largest tensor."""
+    if not audit:
+        return []
+    largest = audit["largest"][0] if audit["largest"] else None
+    worst = (f"; largest {largest['tensor']} {float(largest['max_abs']):.4g} at tier "
+             f"{largest['tier']}" if largest else "")
+    return [f"    range audit: {audit['tensors']} float16 tensors, {audit['over_bound']} over "
+            f"{audit['bound']:g} at {audit['shapes']}{worst}"]
+
+
 def bundle_memory_plan(bundle: Bundle, precision: str = BUDGET_PRECISION) -> MemoryPlan:
     """The plan of a bundle's tiers at ``precision``, from its fp32 ONNX graph."""
     estimator = ActivationEstimator.from_path(bundle.artifact_path(ArtifactKind.ONNX, Precision.FP32), bundle.spec)
@@ -88,6 +99,7 @@ def describe(bundle_dir: Path | None) -> str:
     for artifact in bundle.manifest.artifacts:
         lines.append(f"  {artifact.file}: {artifact.kind}, {artifact.precision}, "
                      f"backend {artifact.backend}, sha256 {artifact.sha256[:12]}")
+        lines += range_audit_lines(artifact.details.get("range_audit"))
     lines += memory_plan_lines(bundle_memory_plan(bundle), recorded_tensorrt_memory(bundle))
     lines += describe_cache()
     return "\n".join(lines)

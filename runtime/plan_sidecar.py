@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from fuse_trt.engine.errors import PlanMismatchError
@@ -43,6 +43,7 @@ class PlanSidecar:
     device_memory: Mapping | None = None  # TensorRT's own scratch / weights figures at build
     source_onnx_sha256: str | None = None  # the bundle's FP32 ONNX the parsed one came from
     tf32: bool | None = None  # BuilderFlag.TF32 at the build (None: the version has none)
+    fp32_layers: Mapping = field(default_factory=dict)  # layer -> why pinned (weak typing)
     schema: int = SIDECAR_SCHEMA
 
     def write(self, path: Path) -> Path:

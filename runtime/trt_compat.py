@@ -10,7 +10,7 @@ tests run this module against strict stand-ins generated from those dumps.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Literal
@@ -166,6 +166,32 @@ class TensorRTCompat:
         else:
             config.clear_flag(flag)
         return bool(config.get_flag(flag))
+    def pin_fp32_layers(self, network, config, onnx_nodes: Mapping[str, str]) -> dict[str, str]:
+        """Pin to FP32 (precision and float outputs) every layer made from one of
+        ``onnx_nodes`` ({ONNX node name or output tensor name: why}) and make TensorRT obey;
+        returns {layer name: why}.
+
+        Only weakly typed 8.6/10.x builds have precision constraints (11.x takes types from
+        the ONNX). A layer is the node's when it bears the node's name (the ONNX parser names
+        layers after nodes) or makes one of its output tensors."""
+        if self.major >= 11 or not onnx_nodes:
+            return {}
+        trt, pinned = self.trt, {}
+        for index in range(network.num_layers):
+            layer = network.get_layer(index)
+            outputs = [layer.get_output(o) for o in range(layer.num_outputs)]
+            node = next((key for key in (layer.name, *(t.name for t in outputs))
+                         if key in onnx_nodes), None)
+            if node is None or any(t.dtype not in (trt.DataType.FLOAT, trt.DataType.HALF)
+                                   for t in outputs):
+                continue
+            layer.precision = trt.DataType.FLOAT
+            for output in range(len(outputs)):
+                layer.set_output_type(output, trt.DataType.FLOAT)
+            pinned[layer.name] = onnx_nodes[node]
+        if pinned:
+            config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
+        return pinned
 
     def set_hardware_compatible(self, config) -> None:
         config.hardware_compatibility_level = self.trt.HardwareCompatibilityLevel.AMPERE_PLUS
@@ -251,3 +277,4 @@ class TensorRTCompat:
         if self.major >= 11 or (self.major == 10 and self.minor >= 16):
             return int(engine.get_engine_stat(self.trt.EngineStat.TOTAL_WEIGHTS_SIZE))
         return plan_nbytes  # older versions cannot say; a plan is mostly its weights
+

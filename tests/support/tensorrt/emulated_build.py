@@ -170,4 +170,16 @@ def _plan_header(emu, network, config) -> dict:
         "version_compatible": "VERSION_COMPATIBLE" in flags, "tf32": "TF32" in flags,
         "compute_capability": list(emu.gpu.compute_capability),
         "hardware_compat": level == emu.enum("HardwareCompatibilityLevel", "AMPERE_PLUS"),
+        "fp32_layers": _obeyed_fp32_layers(emu, network, flags),
     }
+
+
+def _obeyed_fp32_layers(emu, network, flags) -> list[str]:
+    """Layers whose precision and every output type were pinned to FLOAT, where the build
+    obeys precision constraints (without the flag TensorRT only warns and may ignore them)."""
+    if emu.major >= 11 or not {"OBEY_PRECISION_CONSTRAINTS", "PREFER_PRECISION_CONSTRAINTS"} & flags:
+        return []
+    fp32 = emu.enum("DataType", "FLOAT")
+    return [layer._name for layer in network._layers
+            if peek(layer, "precision") == fp32 and len(layer._output_types) == len(layer._outputs)
+            and all(t == fp32 for t in layer._output_types.values())]

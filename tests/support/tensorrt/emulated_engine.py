@@ -12,6 +12,7 @@ import math
 import weakref
 
 import numpy as np
+import onnx
 import onnxruntime
 
 from tests.support.tensorrt.emulated_build import peek
@@ -119,6 +120,10 @@ class EngineImpl:
         return self._emu.new("IExecutionContext", self, True)
 
     def _session(self) -> onnxruntime.InferenceSession:
+        if self._ort is None and self._header["precision"] == "fp16" \
+                and self._header["strongly_typed"]:
+            # The FP16 ONNX in true float16 (ONNX Runtime CPU would run it in FP32).
+            self._ort = _Float16Session(self._model)
         if self._ort is None:
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = 1
@@ -130,6 +135,25 @@ class EngineImpl:
         gpu = self._emu.gpu
         gpu.events.append("engine.destroy" if gpu.stack() else "engine.destroy without context")
         gpu.release(self._weights)
+
+
+class _Float16Session:
+    def __init__(self, model: bytes):
+        from fuse_trt.build_engine.fp16_reference import float16_evaluator
+
+        self._evaluator = float16_evaluator(onnx.load_from_string(model))
+
+    def get_inputs(self):
+        """Graph inputs as ONNX Runtime describes them (name, 'tensor(float16)', ...)."""
+        from types import SimpleNamespace
+
+        names = {onnx.TensorProto.FLOAT: "tensor(float)", onnx.TensorProto.FLOAT16:
+                 "tensor(float16)"}
+        return [SimpleNamespace(name=value.name, type=names[value.type.tensor_type.elem_type])
+                for value in self._evaluator.proto_.graph.input]
+
+    def run(self, names, feeds):
+        return self._evaluator.run(list(names), dict(feeds))
 
 
 class ExecutionContextImpl:

@@ -171,7 +171,7 @@ class BuilderImpl:
 class NetworkImpl:
     def _setup(self, flags: frozenset):
         self._flags = flags
-        self._inputs, self._outputs, self._model = [], [], None
+        self._inputs, self._outputs, self._model, self._layers = [], [], None, []
 
     @property
     def _strongly_typed(self) -> bool:
@@ -180,11 +180,35 @@ class NetworkImpl:
     num_inputs = property(lambda self: len(self._inputs))
     num_outputs = property(lambda self: len(self._outputs))
 
+    num_layers = property(lambda self: len(self._layers))
+
     def get_input(self, index):
         return self._inputs[index]
 
     def get_output(self, index):
         return self._outputs[index]
+
+    def get_layer(self, index):
+        return self._layers[index]
+
+
+class LayerImpl:
+    """One layer per ONNX node, named after it, as the ONNX parser makes them."""
+
+    def _setup(self, name: str, outputs: list):
+        self._name, self._outputs, self._output_types = name, outputs, {}
+
+    name = property(lambda self: self._name)
+    num_outputs = property(lambda self: len(self._outputs))
+    precision = settable()
+
+    def get_output(self, index):
+        return self._outputs[index]
+
+    def set_output_type(self, index, dtype):
+        if not 0 <= index < len(self._outputs):
+            raise IndexError(f"layer {self._name} has no output {index}")
+        self._output_types[index] = dtype
 
 
 class ParserErrorImpl:
@@ -227,7 +251,16 @@ class OnnxParserImpl:
         self._network._model = onnx_model.SerializeToString()
         self._network._inputs = [self._tensor(value) for value in self._graph_inputs(onnx_model)]
         self._network._outputs = [self._tensor(value) for value in onnx_model.graph.output]
+        self._network._layers = self._layers(onnx_model)
         return True
+
+    def _layers(self, model):
+        inferred = onnx.shape_inference.infer_shapes(model)
+        types = {v.name: v.type.tensor_type.elem_type
+                 for v in (*inferred.graph.value_info, *inferred.graph.output)}
+        return [self._emu.new("ILayer", node.name, [
+            self._emu.new("ITensor", out, (), ONNX_TYPES.get(types.get(out), "FLOAT"))
+            for out in node.output]) for node in inferred.graph.node]
 
     def _find_errors(self, model):
         emu = self._emu
@@ -351,5 +384,5 @@ BUILD_IMPLS = {
     "OnnxParser": OnnxParserImpl, "ParserError": ParserErrorImpl,
     "IOptimizationProfile": ProfileImpl, "IBuilderConfig": BuilderConfigImpl,
     "ITimingCache": TimingCacheImpl, "IHostMemory": HostMemoryImpl, "Dims": DimsImpl,
-    "DataType": DataTypeImpl,
+    "DataType": DataTypeImpl, "ILayer": LayerImpl,
 }
