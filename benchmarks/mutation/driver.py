@@ -248,7 +248,7 @@ def run_tests_forked(tests: list[str], fullname: str | None, path: Path | None,
                                 "-W", "ignore"])
             os._exit(int(code))
         except BaseException:  # the child must never fall back into the driver's loop
-            os._exit(4)
+            os._exit(70)
     deadline = start + timeout
     while True:
         finished, status = os.waitpid(child, os.WNOHANG)
@@ -265,6 +265,6 @@ def run_tests_forked(tests: list[str], fullname: str | None, path: Path | None,
     code = os.WEXITSTATUS(status)
     if code == 0:
         return "survived", elapsed
-    if code in (1, 2, 3):  # failed, interrupted (collection error), mutant does not compile
+    if code in (1, 2, 3, 4):  # failed, collection error, internal error, conftest import error
         return "killed", elapsed
     return "error", elapsed
