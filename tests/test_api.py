@@ -54,6 +54,30 @@ def test_largest_and_index_pick_one_face(source, two_face_frame):
         assert min(halves) == 0 and max(halves) > 2000
 
 
+@pytest.fixture(scope="module")
+def small_then_large_frame():
+    """A half-size astronaut on the left, the full-size one on the right."""
+    face = load_sample("astronaut")
+    small = np.full_like(face, 128)
+    small[128:384, 128:384] = face[::2, ::2]
+    return np.hstack([small, face])
+
+
+def test_largest_picks_the_bigger_of_two_faces_of_different_sizes(source, small_then_large_frame):
+    frame = small_then_large_frame
+    with FaceFusion(FusionConfig(face="all", blend="classic")) as fusion:
+        fusion.set_source(source)
+        faces = fusion.detector.detect(frame)
+    widths = sorted(face.box[2] for face in faces)
+    assert len(faces) == 2 and widths[1] > 1.6 * widths[0]  # really two sizes
+    with FaceFusion(FusionConfig(face="largest", blend="classic")) as fusion:
+        fusion.set_source(source)
+        fused = fusion.fuse(frame)
+    changed = np.abs(fused.astype(int) - frame.astype(int)).sum(2) > 30
+    assert changed[:, :512].sum() == 0  # the small face is left alone
+    assert changed[:, 512:].sum() > 2000  # the large one is fused
+
+
 def test_fuse_from_a_worker_thread_matches_the_main_thread(source):
     target = load_sample("astronaut")
     with FaceFusion(FusionConfig(blend="unet")) as fusion:
