@@ -167,7 +167,7 @@ def write_report(entries: list[dict], out: Path, command: str, wall: float) -> N
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="*", help="target names (default: all)")
+    parser.add_argument("--only", nargs="*", help="target names, run in this order (default: all)")
     parser.add_argument("--max-mutants", type=int, default=None,
                         help="override every target's budget (0: all mutants)")
     parser.add_argument("--seed", type=int, default=19)
@@ -175,7 +175,11 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=REPO,
                         help="checkout to mutate and test (default: this one)")
     args = parser.parse_args()
-    targets = [t for t in TARGETS if not args.only or t.name in args.only]
+    by_name = {t.name: t for t in TARGETS}
+    unknown = set(args.only or ()) - set(by_name)
+    if unknown:
+        parser.error(f"unknown targets {sorted(unknown)}; have {sorted(by_name)}")
+    targets = [by_name[name] for name in args.only] if args.only else list(TARGETS)
     preload()
     start = time.monotonic()
     entries = []
