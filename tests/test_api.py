@@ -90,24 +90,42 @@ def test_fuse_from_a_worker_thread_matches_the_main_thread(source):
     np.testing.assert_array_equal(results[0], expected)
 
 
-def test_two_input_model_runs_through_the_pipeline(tiny_identity_bundle, source):
-    config = FusionConfig(bundle=tiny_identity_bundle.directory, backend="onnxruntime",
-                          blend="unet")
-    with FaceFusion(config) as fusion:
+def fuse_on(backend, source, target, blend="unet", **config):
+    with FaceFusion(FusionConfig(backend=backend, blend=blend, **config)) as fusion:
         fusion.set_source(source)
-        assert fusion._source.identity.shape == (128,)
-        fused = fusion.fuse(load_sample("astronaut"))
-    assert fused.shape == load_sample("astronaut").shape
+        calls = count_infer_calls(fusion.backend) if fusion.backend else []
+        return fusion.fuse(target), calls, fusion
+
+
+def assert_fused_like_the_other_backend(onnxruntime, torch, classic, target):
+    """ONNX Runtime and PyTorch run the same UNet: the frames agree to rounding, the UNet's
+    output (not just the classical composite) reached the frame, the face really changed,
+    and pixels far from the face keep the target's values."""
+    assert np.abs(onnxruntime.astype(int) - torch.astype(int)).max() <= 1
+    assert (np.abs(onnxruntime.astype(int) - classic.astype(int)).sum(2) > 6).sum() > 500
+    changed = np.abs(onnxruntime.astype(int) - target.astype(int)).sum(2)
+    assert (changed > 30).sum() > 2000
+    assert changed[-40:, :].max() == 0 and changed[:, :40].max() == 0
+
+
+def test_two_input_model_runs_through_the_pipeline(tiny_identity_bundle, source):
+    target = load_sample("astronaut")
+    bundle = tiny_identity_bundle.directory
+    fused, _, fusion = fuse_on("onnxruntime", source, target, bundle=bundle)
+    assert fusion._source.identity.shape == (128,)
+    reference, _, _ = fuse_on("torch", source, target, bundle=bundle)
+    classic, _, _ = fuse_on("onnxruntime", source, target, "classic", bundle=bundle)
+    assert_fused_like_the_other_backend(fused, reference, classic, target)
 
 
 def test_frame_region_runs_the_whole_frame(source):
     target = load_sample("astronaut")
-    with FaceFusion(FusionConfig(region="frame", blend="unet")) as fusion:
-        fusion.set_source(source)
-        calls = count_infer_calls(fusion.backend)
-        fused = fusion.fuse(target)
+    fused, calls, _ = fuse_on("onnxruntime", source, target, region="frame")
     assert calls == [("768", 1)]  # 512x512 frame -> the 768 tier
-    assert fused.shape == target.shape
+    reference, torch_calls, _ = fuse_on("torch", source, target, region="frame")
+    assert torch_calls == calls
+    classic, _, _ = fuse_on("onnxruntime", source, target, "classic", region="frame")
+    assert_fused_like_the_other_backend(fused, reference, classic, target)
 
 
 def test_frames_without_a_face_pass_through_when_allowed(source):
