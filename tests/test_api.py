@@ -7,6 +7,7 @@ import pytest
 from fuse_trt import FaceFusion, FusionConfig
 from fuse_trt.engine.faces import load_sample
 from fuse_trt.engine.errors import FuseTrtError
+from tests.conftest import tiny_tiers
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +127,46 @@ def test_frame_region_runs_the_whole_frame(source):
     assert torch_calls == calls
     classic, _, _ = fuse_on("onnxruntime", source, target, "classic", region="frame")
     assert_fused_like_the_other_backend(fused, reference, classic, target)
+
+
+def white_bundle(directory, spec):
+    """A bundle whose "UNet" outputs white (1.0) whatever it is fed: known output pixels."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from fuse_trt.engine.bundle import Bundle, Manifest
+
+    inputs = [helper.make_tensor_value_info(t.name, TensorProto.FLOAT,
+                                            ["N", t.channels, "H", "W"] if t.layout == "image"
+                                            else ["N", t.channels]) for t in spec.inputs]
+    output = helper.make_tensor_value_info("fused", TensorProto.FLOAT, ["N", 3, "H", "W"])
+    zero = helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])
+    one = helper.make_tensor("one", TensorProto.FLOAT, [], [1.0])
+    nodes = [helper.make_node("Mul", ["composite", "zero"], ["nothing"]),
+             helper.make_node("Add", ["nothing", "one"], ["fused"])]
+    graph = helper.make_graph(nodes, "white", inputs, [output], initializer=[zero, one])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    directory.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, directory / "model.onnx")
+    bundle = Bundle(directory, Manifest(spec=spec, tiers=tiny_tiers(spec.stride)))
+    return bundle.add_artifact(directory / "model.onnx", "onnx", "fp32")
+
+
+@pytest.mark.parametrize("region", ["face", "frame"])
+def test_the_unet_output_is_what_gets_pasted(tmp_path, source, tiny_identity_bundle, region):
+    """A model that outputs white: the face centre (full paste weight) must come out 255
+    exactly and far pixels must keep the target; a pipeline that pasted the composite, or
+    lost the model's output anywhere between infer and paste, fails."""
+    target = load_sample("astronaut")
+    bundle = white_bundle(tmp_path / "white", tiny_identity_bundle.spec)
+    fused, calls, fusion = fuse_on("onnxruntime", source, target, bundle=bundle.directory,
+                                   region=region)
+    assert len(calls) == 1 and fusion._source.identity.shape == (128,)
+    [face] = fusion.detector.detect(target)
+    nose_x, nose_y = np.round(face.landmarks[2]).astype(int)
+    centre = fused[nose_y - 4:nose_y + 5, nose_x - 4:nose_x + 5]
+    assert np.all(centre == 255), centre[..., 0]
+    assert np.array_equal(fused[-40:], target[-40:]) and np.array_equal(fused[:, :40], target[:, :40])
 
 
 def test_frames_without_a_face_pass_through_when_allowed(source):
