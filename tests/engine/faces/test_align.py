@@ -90,3 +90,9 @@ def test_photos_calibrate_the_threshold(astronaut_face, grace_face, camera_face)
     assert yaw_ratio(astronaut_face.landmarks) < PROFILE_YAW_THRESHOLD - 0.2
     assert yaw_ratio(grace_face.landmarks) < PROFILE_YAW_THRESHOLD - 0.2
     assert yaw_ratio(camera_face.landmarks) > PROFILE_YAW_THRESHOLD + 0.2
+
+
+def test_landmarks_already_on_the_scaled_template_need_no_warp():
+    image = np.zeros((224, 224, 3), np.uint8)
+    _, matrix = align_to_template(image, ARCFACE_TEMPLATE_112 * 2.0, size=224)
+    np.testing.assert_allclose(matrix, [[1, 0, 0], [0, 1, 0]], atol=1e-4)

@@ -77,3 +77,13 @@ def test_seam_band_only_in_the_feather(mask):
     assert np.all(band[(mask > 0.01) & (mask < 0.99)] > 0)
     near_half = np.abs(mask - 0.5) < 0.01
     assert band[near_half].min() > 0.99
+
+
+@pytest.mark.parametrize("pixels", [1, 3, 6])
+def test_dilation_grows_a_point_by_exactly_the_pixels_asked(pixels):
+    mask = np.zeros((21, 21), np.float32)
+    mask[10, 10] = 0.2
+    grown = dilate_mask(mask, pixels)
+    assert grown[10].sum() == grown[:, 10].sum() == 2 * pixels + 1
+    assert grown[10, 10 - pixels] == grown[10 - pixels, 10] == 1.0
+    assert set(np.unique(grown)) == {0.0, 1.0}

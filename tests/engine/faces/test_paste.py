@@ -25,8 +25,17 @@ def test_paste_back_changes_only_where_alpha_is_set(grace, grace_face):
 
 def test_paste_back_rejects_mismatched_crop(grace):
     region = Region(0, 0, 10, 10)
-    with pytest.raises(ValueError):
-        paste_back(grace, region, np.zeros((9, 10, 3), np.uint8), np.zeros((10, 10), np.float32))
+    good_crop, good_alpha = np.zeros((10, 10, 3), np.uint8), np.zeros((10, 10), np.float32)
+    for crop, alpha in ((good_crop[:9], good_alpha), (good_crop, good_alpha[:, :9])):
+        with pytest.raises(ValueError, match=r"must match the region's \(10, 10\)"):
+            paste_back(grace, region, crop, alpha)
+
+
+def test_regions_are_frozen():
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Region(0, 0, 10, 10).x0 = 1
 
 
 def gradient(height, width):
