@@ -42,6 +42,7 @@ LOGGER_NAMES = {"log", "logger", "logging", "warnings"}
 class Mutant:
     index: int  # position in the module's enumeration (stable for a given source)
     line: int
+    column: int
     source_line: str  # the original line, stripped: keys equivalence notes across edits
     description: str  # "a < b -> a <= b"
 
@@ -156,7 +157,7 @@ def enumerate_mutants(path: Path) -> list[Mutant]:
         mutated = _mutate(copy.deepcopy(node), kind)
         after = ast.unparse(mutated)
         short = lambda text: text if len(text) <= 70 else text[:67] + "..."
-        mutants.append(Mutant(index, node.lineno, lines[node.lineno - 1].strip(),
+        mutants.append(Mutant(index, node.lineno, node.col_offset, lines[node.lineno - 1].strip(),
                               f"{short(before)} -> {short(after)}"))
     return mutants
 

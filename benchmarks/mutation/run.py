@@ -94,7 +94,7 @@ def preload() -> None:
 def load_equivalents() -> dict[tuple[str, str, str], str]:
     path = Path(__file__).with_name("equivalent.json")
     entries = json.loads(path.read_text()) if path.exists() else []
-    return {(e["module"], e["line"], e["change"]): e["why"] for e in entries}
+    return {(e["module"], e["line"], e["column"], e["change"]): e["why"] for e in entries}
 
 
 def choose(mutants: list[Mutant], budget: int, seed: int) -> list[Mutant]:
@@ -118,10 +118,11 @@ def run_target(target: Target, budget: int | None, seed: int, root: Path) -> dic
     results = []
     for mutant in chosen:
         outcome, elapsed = run_tests_forked(tests, target.module, path, mutant.index, timeout, root)
-        why = equivalents.get((target.name, mutant.source_line, mutant.description))
+        why = equivalents.get((target.name, mutant.source_line, mutant.column, mutant.description))
         if outcome == "survived" and why:
             outcome = "equivalent"
-        results.append({"index": mutant.index, "line": mutant.line, "source": mutant.source_line,
+        results.append({"index": mutant.index, "line": mutant.line, "column": mutant.column,
+                        "source": mutant.source_line,
                         "change": mutant.description, "outcome": outcome, "why": why,
                         "seconds": round(elapsed, 2)})
         print(f"  {target.name}:{mutant.line} {mutant.description}: {outcome}", flush=True)
@@ -157,12 +158,14 @@ def write_report(entries: list[dict], out: Path, command: str, wall: float) -> N
     for entry in entries:
         for r in entry["results"]:
             if r["outcome"] == "survived":
-                lines.append(f"- {entry['path']}:{r['line']} `{r['change']}`")
+                lines.append(f"- {entry['path']}:{r['line']}:{r['column']} `{r['change']}` "
+                             f"in `{r['source']}`")
     lines += ["", "## Equivalent mutants (no observable behaviour changes)", ""]
     for entry in entries:
         for r in entry["results"]:
             if r["outcome"] == "equivalent":
-                lines.append(f"- {entry['path']}:{r['line']} `{r['change']}`: {r['why']}")
+                lines.append(f"- {entry['path']}:{r['line']}:{r['column']} `{r['change']}` "
+                             f"in `{r['source']}`: {r['why']}")
     out.write_text("\n".join(lines) + "\n")
 
 
