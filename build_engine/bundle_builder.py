@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fuse_trt.engine.bundle import Bundle, Manifest
+from fuse_trt.engine.choices import ArtifactKind, BackendName, Precision
 from fuse_trt.engine.spec import FUSION_SPEC, IDENTITY_FUSION_SPEC, ModelSpec
 from fuse_trt.engine.tiers import TierTable
 from fuse_trt.engine.errors import FuseTrtError
@@ -72,7 +73,8 @@ def _default_weights_and_config(config: BuildConfig):
 
     if config.unet_config is None and config.weights is None:
         default = Bundle.load(source_bundle(config))
-        return UNetConfig(**default.manifest.unet_config), default.artifact_path("weights", "fp32")
+        return UNetConfig(**default.manifest.unet_config), \
+            default.artifact_path(ArtifactKind.WEIGHTS, Precision.FP32)
     return config.unet_config or DEFAULT_UNET_CONFIG, config.weights
 
 
@@ -94,13 +96,14 @@ def export_fp32(out_dir: Path, config: BuildConfig) -> Bundle:
     temp_path = out_dir / f".{weights_path.name}.tmp"
     save_fusion_unet(model, temp_path)
     temp_path.replace(weights_path)
-    bundle = bundle.add_artifact(weights_path, "weights", "fp32", backend="torch")
+    bundle = bundle.add_artifact(weights_path, ArtifactKind.WEIGHTS, Precision.FP32,
+                                 backend=BackendName.TORCH)
     onnx_path = export_onnx(model, spec, out_dir / "model.onnx", ExportConfig())
     details = {"opset": config.opset}
     if config.validate:
         differences = validate_onnx(model, onnx_path, spec, tiers)
         details["max_abs_diff_vs_torch"] = max(d.max_abs_diff for d in differences)
-    return bundle.add_artifact(onnx_path, "onnx", "fp32", details=details)
+    return bundle.add_artifact(onnx_path, ArtifactKind.ONNX, Precision.FP32, details=details)
 
 
 def spec_for_onnx(onnx_path: Path, stride: int) -> ModelSpec:
@@ -143,4 +146,5 @@ def import_onnx(out_dir: Path, config: BuildConfig) -> Bundle:
                 raise FuseTrtError(f"{config.onnx}: output is not the input's size at tier "
                                    f"{tier.name}")
     bundle = Bundle(out_dir, Manifest(spec=spec, tiers=tiers, tools=tool_versions()))
-    return bundle.add_artifact(onnx_path, "onnx", "fp32", details={"imported_from": str(config.onnx)})
+    return bundle.add_artifact(onnx_path, ArtifactKind.ONNX, Precision.FP32,
+                               details={"imported_from": str(config.onnx)})

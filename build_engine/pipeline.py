@@ -14,6 +14,7 @@ from pathlib import Path
 
 from fuse_trt.build_engine.bundle_builder import BuildConfig, export_fp32, import_onnx
 from fuse_trt.engine.bundle import Bundle
+from fuse_trt.engine.choices import ANY, ArtifactKind, BackendName, Precision
 from fuse_trt.engine.files import sha256_file
 from fuse_trt.engine.tiers import TierTable
 from fuse_trt.engine.errors import FuseTrtError
@@ -30,11 +31,11 @@ def build_bundle(out_dir: Path, config: BuildConfig) -> Bundle:
                            "choose onnxruntime or tensorrt")
     out_dir = Path(out_dir)
     bundle = _reusable_bundle(out_dir, config) or _export_into_place(out_dir, config)
-    if config.backend == "tensorrt":
+    if config.backend == BackendName.TENSORRT:
         return build_tensorrt(bundle, config)
-    if config.precision == "fp16":
+    if config.precision == Precision.FP16:
         return add_fp16_onnx(bundle)
-    if config.precision == "int8":
+    if config.precision == Precision.INT8:
         return _int8_step(config).onnxruntime(bundle)
     return bundle
 
@@ -51,9 +52,9 @@ def add_fp16_onnx(bundle: Bundle) -> Bundle:
     from fuse_trt.build_engine.fp16_onnx import fp16_onnx
 
     path = bundle.directory / FP16_ONNX_NAME
-    if not bundle.manifest.find("onnx", "fp16") or not path.is_file():
-        fp16_onnx(bundle.artifact_path("onnx", "fp32"), path)
-    return bundle.add_artifact(path, "onnx", "fp16")
+    if not bundle.manifest.find(ArtifactKind.ONNX, Precision.FP16) or not path.is_file():
+        fp16_onnx(bundle.artifact_path(ArtifactKind.ONNX, Precision.FP32), path)
+    return bundle.add_artifact(path, ArtifactKind.ONNX, Precision.FP16)
 
 
 def build_tensorrt(bundle: Bundle, config: BuildConfig) -> Bundle:
@@ -66,22 +67,25 @@ def build_tensorrt(bundle: Bundle, config: BuildConfig) -> Bundle:
     compat = load_tensorrt()
     trt_config = replace(config.tensorrt or TensorRTBuildConfig(), precision=config.precision,
                          max_batch=config.max_batch)
-    if config.precision == "int8":
+    if config.precision == Precision.INT8:
         bundle, trt_config = _with_int8_inputs(bundle, config, compat, trt_config)
-    plans = build_tensorrt_plans(bundle.directory, bundle.artifact_path("onnx", "fp32"),
+    plans = build_tensorrt_plans(bundle.directory,
+                                 bundle.artifact_path(ArtifactKind.ONNX, Precision.FP32),
                                  bundle.spec, bundle.tiers, trt_config)
     for plan in plans:
         sidecar = PlanSidecar.read(sidecar_path(plan))
         details = {"tensorrt_version": sidecar.tensorrt_version, "gpu_name": sidecar.gpu_name,
                    "compute_capability": list(sidecar.compute_capability),
                    "dla_core": sidecar.dla_core, "tiers": sorted(sidecar.profiles)}
-        bundle = bundle.add_artifact(plan, "plan", config.precision, "tensorrt", details)
-        bundle = bundle.add_artifact(sidecar_path(plan), "plan-sidecar", config.precision,
-                                     "tensorrt")
+        bundle = bundle.add_artifact(plan, ArtifactKind.PLAN, config.precision,
+                                     BackendName.TENSORRT, details)
+        bundle = bundle.add_artifact(sidecar_path(plan), ArtifactKind.PLAN_SIDECAR,
+                                     config.precision, BackendName.TENSORRT)
     for cache in sorted(bundle.directory.glob("timing-cache.*.bin")):
-        bundle = bundle.add_artifact(cache, "timing-cache", "any", "tensorrt")
+        bundle = bundle.add_artifact(cache, ArtifactKind.TIMING_CACHE, ANY, BackendName.TENSORRT)
     if (bundle.directory / FP16_ONNX_NAME).is_file():
-        bundle = bundle.add_artifact(bundle.directory / FP16_ONNX_NAME, "onnx", "fp16")
+        bundle = bundle.add_artifact(bundle.directory / FP16_ONNX_NAME, ArtifactKind.ONNX,
+                                     Precision.FP16)
     return bundle
 
 
@@ -101,10 +105,10 @@ def _reusable_bundle(out_dir: Path, config: BuildConfig) -> Bundle | None:
     bundle = Bundle.load(out_dir)
     tiers = TierTable.from_short_edges(config.tier_short_edges, stride=bundle.spec.stride,
                                        max_batch=config.max_batch)
-    weights = bundle.manifest.find("weights", "fp32")
+    weights = bundle.manifest.find(ArtifactKind.WEIGHTS, Precision.FP32)
     same_model = bool(weights) and weights[-1].sha256 == _source_weights_sha256(config)
     if not same_model or bundle.tiers != tiers or bundle.spec.opset != config.opset \
-            or not bundle.manifest.find("onnx", "fp32"):
+            or not bundle.manifest.find(ArtifactKind.ONNX, Precision.FP32):
         return None
     log.info("extending the existing bundle %s", out_dir)
     return bundle
@@ -115,7 +119,8 @@ def _source_weights_sha256(config: BuildConfig) -> str:
         return sha256_file(config.weights)
     from fuse_trt.build_engine.bundle_builder import source_bundle
 
-    return Bundle.load(source_bundle(config)).manifest.find("weights", "fp32")[-1].sha256
+    source = Bundle.load(source_bundle(config))
+    return source.manifest.find(ArtifactKind.WEIGHTS, Precision.FP32)[-1].sha256
 
 
 def _export_into_place(out_dir: Path, config: BuildConfig) -> Bundle:

@@ -17,14 +17,14 @@ from types import ModuleType
 from fuse_trt.engine.spec import ModelSpec
 from fuse_trt.engine.tiers import TierSpec, TierTable
 from fuse_trt.engine.errors import EngineBuildError
-from fuse_trt.runtime.trt_compat import PRECISIONS
+from fuse_trt.engine.choices import Precision, values
 
 CalibratorFactory = Callable[[ModuleType], object]
 
 
 @dataclass(frozen=True)
 class TensorRTBuildConfig:
-    precision: str = "fp16"
+    precision: Precision = Precision.FP16
     workspace_bytes: int = 1 << 30
     strongly_typed: bool = False  # 10.x opt-in; 11.x is always strongly typed
     hardware_compat: bool = False  # one plan for every Ampere-or-newer GPU
@@ -37,8 +37,9 @@ class TensorRTBuildConfig:
     int8_qdq_onnx: Path | None = None
 
     def __post_init__(self):
-        if self.precision not in PRECISIONS:
-            raise EngineBuildError(f"unknown precision {self.precision!r}; choose one of {PRECISIONS}")
+        if self.precision not in values(Precision):
+            raise EngineBuildError(f"unknown precision {self.precision!r}; choose one of "
+                                   f"{', '.join(values(Precision))}")
         if self.workspace_bytes <= 0:
             raise EngineBuildError(f"workspace must be positive, got {self.workspace_bytes} bytes")
         if self.dla_tiers and self.dla_core is None:

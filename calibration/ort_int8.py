@@ -19,6 +19,7 @@ from fuse_trt.calibration.gate import GateConfig, GateReport, compare, enforce
 from fuse_trt.calibration.options import Int8Options
 from fuse_trt.calibration.quantize import edge_conv_names, quantize_qdq
 from fuse_trt.engine.bundle import Bundle
+from fuse_trt.engine.choices import ArtifactKind, BackendName, Precision
 from fuse_trt.engine.spec import ModelSpec
 from fuse_trt.engine.tiers import TierTable
 from fuse_trt.runtime.onnxruntime_backend import OnnxRuntimeBackend
@@ -52,7 +53,7 @@ def gate_onnx(fp32_path: Path, int8_path: Path, spec: ModelSpec, tiers: TierTabl
 def quantize_and_gate(bundle: Bundle, file_name: str, options: Int8Options,
                       check: Callable[[Path], None] | None = None) -> tuple[Path, GateReport]:
     """Quantize the bundle's FP32 ONNX into ``file_name`` if it passes ``check`` and the gate."""
-    fp32_path = bundle.artifact_path("onnx", "fp32")
+    fp32_path = bundle.artifact_path(ArtifactKind.ONNX, Precision.FP32)
     spec, tiers = bundle.spec, bundle.tiers
     samples = cached_samples(options.cache_dir, spec, tiers, options.calibration, "calibration",
                              progress_bar("calibration set"))
@@ -82,5 +83,6 @@ def build_ort_int8(bundle: Bundle, options: Int8Options = Int8Options()) -> Bund
     """Add ``model.int8.onnx`` (kind onnx, precision int8) to the bundle."""
     path, report = quantize_and_gate(bundle, INT8_ONNX_NAME, options)
     log.info("INT8 model %s passed the gate", path)
-    return bundle.add_artifact(path, "onnx", "int8", backend="onnxruntime",
+    return bundle.add_artifact(path, ArtifactKind.ONNX, Precision.INT8,
+                               backend=BackendName.ONNXRUNTIME,
                                details=artifact_details(options, report))

@@ -17,11 +17,12 @@ from onnx import numpy_helper
 from fuse_trt.calibration.options import Int8Options
 from fuse_trt.calibration.ort_int8 import artifact_details, quantize_and_gate
 from fuse_trt.engine.bundle import Bundle
+from fuse_trt.engine.choices import ArtifactKind, BackendName, Precision
 
 log = logging.getLogger("fuse_trt")
 
 QDQ_ONNX_NAME = "model.int8-qdq.onnx"
-QDQ_KIND = "onnx-qdq"
+QDQ_KIND = ArtifactKind.ONNX_QDQ
 QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
 
 
@@ -76,5 +77,5 @@ def build_tensorrt_qdq(bundle: Bundle, options: Int8Options) -> Bundle:
     options = options.for_tensorrt()
     path, report = quantize_and_gate(bundle, QDQ_ONNX_NAME, options, check=check_symmetric)
     log.info("Q/DQ ONNX for TensorRT %s passed the gate", path)
-    return bundle.add_artifact(path, QDQ_KIND, "int8", backend="tensorrt",
+    return bundle.add_artifact(path, QDQ_KIND, Precision.INT8, backend=BackendName.TENSORRT,
                                details=artifact_details(options, report))

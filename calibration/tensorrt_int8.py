@@ -17,6 +17,7 @@ from fuse_trt.calibration.tensorrt_calibrator import (DeviceAlloc, EntropyCalibr
                                                       calibration_cache_path, profile_batches,
                                                       pycuda_device_alloc)
 from fuse_trt.engine.bundle import Bundle
+from fuse_trt.engine.choices import ArtifactKind, Precision
 from fuse_trt.engine.tiers import TierSpec
 from fuse_trt.engine.errors import FuseTrtError
 
@@ -35,7 +36,7 @@ def calibrator_factory(bundle: Bundle, options: Int8Options, tensorrt_version: s
     if not batches:
         raise FuseTrtError(f"no calibration sample has tier {tier.name}'s opt shape "
                            f"{tier.opt_shape}; include aspect 1.0 in the calibration shapes")
-    onnx_sha = bundle.manifest.find("onnx", "fp32")[-1].sha256
+    onnx_sha = bundle.manifest.find(ArtifactKind.ONNX, Precision.FP32)[-1].sha256
     cache = calibration_cache_path(bundle.directory, onnx_sha, tensorrt_version)
     log.info("INT8 calibration: %d batches at %s for tier %s", len(batches), tier.opt_shape,
              tier.name)

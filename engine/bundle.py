@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from fuse_trt.engine.choices import ANY, ArtifactKind
 from fuse_trt.engine.files import sha256_file, write_json_atomic
 from fuse_trt.engine.spec import ModelSpec
 from fuse_trt.engine.tiers import TierTable
@@ -22,13 +23,13 @@ MANIFEST_NAME = "manifest.json"
 
 @dataclass(frozen=True)
 class Artifact:
-    """One file of the bundle. ``kind``: weights, onnx, plan, calibration-cache, ..."""
+    """One file of the bundle; ``kind`` is an :class:`ArtifactKind` value."""
 
     file: str
     kind: str
     precision: str
     sha256: str
-    backend: str = "any"
+    backend: str = ANY
     details: dict = field(default_factory=dict, compare=False)
 
 
@@ -56,11 +57,11 @@ class Manifest:
                    artifacts=tuple(Artifact(**a) for a in data["artifacts"]),
                    unet_config=data.get("unet_config"), tools=data.get("tools", {}))
 
-    def find(self, kind: str, precision: str | None = None,
+    def find(self, kind: ArtifactKind, precision: str | None = None,
              backend: str | None = None) -> list[Artifact]:
         return [a for a in self.artifacts if a.kind == kind
                 and (precision is None or a.precision == precision)
-                and (backend is None or a.backend in (backend, "any"))]
+                and (backend is None or a.backend in (backend, ANY))]
 
     def with_artifact(self, artifact: Artifact) -> Manifest:
         kept = tuple(a for a in self.artifacts if a.file != artifact.file)
@@ -95,7 +96,7 @@ class Bundle:
     def tiers(self) -> TierTable:
         return self.manifest.tiers
 
-    def artifact_path(self, kind: str, precision: str, backend: str | None = None,
+    def artifact_path(self, kind: ArtifactKind, precision: str, backend: str | None = None,
                       verify: bool = True, file: str | None = None) -> Path:
         """Path of the artifact of ``kind`` and ``precision`` (the newest, or the one named
         ``file``), checked against its sha256."""
@@ -114,11 +115,12 @@ class Bundle:
             raise BundleError(f"{path}: sha256 does not match the manifest (file changed?)")
         return path
 
-    def add_artifact(self, path: Path, kind: str, precision: str, backend: str = "any",
+    def add_artifact(self, path: Path, kind: ArtifactKind, precision: str, backend: str = ANY,
                      details: dict | None = None) -> Bundle:
         """Record a file already written (atomically) inside the bundle directory."""
-        artifact = Artifact(file=Path(path).name, kind=kind, precision=precision,
-                            sha256=sha256_file(path), backend=backend, details=details or {})
+        artifact = Artifact(file=Path(path).name, kind=str(kind), precision=str(precision),
+                            sha256=sha256_file(path), backend=str(backend),
+                            details=details or {})
         bundle = replace(self, manifest=self.manifest.with_artifact(artifact))
         bundle.save()
         return bundle

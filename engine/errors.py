@@ -4,11 +4,15 @@ The CLI catches :class:`FuseTrtError` once, prints its message on one line and e
 """
 from __future__ import annotations
 
-__all__ = ["FuseTrtError", "InputImageError", "NoFaceError", "BundleError", "BackendUnavailableError", "InferenceInputError", "ExportValidationError", "EngineBuildError", "PlanMismatchError", "AccuracyGateError"]
+__all__ = ["FuseTrtError", "ConfigError", "InputImageError", "NoFaceError", "BundleError", "BackendUnavailableError", "InferenceInputError", "ExportValidationError", "EngineBuildError", "PlanMismatchError", "AccuracyGateError"]
 
 
 class FuseTrtError(Exception):
     """A problem the user can fix: bad input, a missing file, an unsupported option."""
+
+
+class ConfigError(FuseTrtError):
+    """An option or configuration value outside what fuse-trt offers, or two that conflict."""
 
 
 class InputImageError(FuseTrtError):

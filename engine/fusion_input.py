@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from fuse_trt.engine.choices import Composite, Region as RegionChoice
 from fuse_trt.engine.faces import (Face, Region, alpha_blend, colour_transfer_lab,
                                    dilate_mask, face_mask, fusion_region, paste_back,
                                    seamless_clone, similarity_transform, warp_image)
@@ -62,26 +63,26 @@ def face_size(landmarks: np.ndarray) -> float:
 
 
 def classical_inputs(warped: np.ndarray, target: np.ndarray, landmarks: np.ndarray,
-                     blend: str = "classic") -> ClassicalInputs:
+                     composite: Composite = Composite.COLOUR) -> ClassicalInputs:
     """Mask, hole, composite and context for a source face already warped onto ``target``."""
     mask = face_mask(target.shape[:2], landmarks)
     band = max(2, int(round(0.08 * face_size(landmarks))))
     hole = dilate_mask(mask, band)
     support = cv2.GaussianBlur(dilate_mask(mask, 2 * band), (0, 0), band / 2)
     context = (target * (1.0 - hole[:, :, None])).astype(np.uint8)
-    if blend == "seamless":
-        composite = seamless_clone(warped, target, mask)
+    if composite == Composite.SEAMLESS:
+        blended = seamless_clone(warped, target, mask)
     else:
-        composite = alpha_blend(colour_transfer_lab(warped, target, mask), target, mask)
-    return ClassicalInputs(composite=composite, mask=mask, context=context, hole=hole,
+        blended = alpha_blend(colour_transfer_lab(warped, target, mask), target, mask)
+    return ClassicalInputs(composite=blended, mask=mask, context=context, hole=hole,
                            support=np.clip(support, 0.0, 1.0))
 
 
 def prepare_face(frame: np.ndarray, face: Face, source: np.ndarray, source_landmarks: np.ndarray,
-                 region: str = "face", context: float = 0.6, min_region: int = 0,
-                 blend: str = "unet") -> FacePrep:
+                 region: RegionChoice = RegionChoice.FACE, context: float = 0.6,
+                 min_region: int = 0, composite: Composite = Composite.COLOUR) -> FacePrep:
     height, width = frame.shape[:2]
-    if region == "frame":
+    if region == RegionChoice.FRAME:
         box = Region(0, 0, width, height)
     else:
         box = fusion_region(face, (height, width), context=context, min_size=min_region)
@@ -89,7 +90,7 @@ def prepare_face(frame: np.ndarray, face: Face, source: np.ndarray, source_landm
     landmarks = box.offset_landmarks(face.landmarks)
     matrix = similarity_transform(source_landmarks, landmarks)
     warped = warp_image(source, matrix, target.shape[:2])
-    inputs = classical_inputs(warped, target, landmarks, blend)
+    inputs = classical_inputs(warped, target, landmarks, composite)
     return FacePrep(region=box, target=target, composite=inputs.composite, mask=inputs.mask,
                     context=inputs.context, support=inputs.support, result=inputs.composite)
 

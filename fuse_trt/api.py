@@ -13,8 +13,9 @@ from types import TracebackType
 
 import numpy as np
 
-from fuse_trt.choices import BLEND_CHOICES, DEFAULT_BLEND, REGION_CHOICES
 from fuse_trt.engine.bundle import Bundle
+from fuse_trt.engine.choices import (BackendName, Blend, FaceChoice, Precision, Refine, Region,
+                                     parse, values)
 from fuse_trt.engine.faces import (DetectorConfig, Face, FaceDetector, IdentityEncoder,
                                    PROFILE_YAW_THRESHOLD, yaw_ratio)
 from fuse_trt.engine.errors import FuseTrtError, NoFaceError
@@ -33,23 +34,22 @@ class FusionConfig:
     """Everything that shapes a fusion; passed explicitly, never read from globals."""
 
     bundle: Path | None = None  # None: the default model shipped in the package
-    backend: str = "auto"
-    precision: str = "fp32"
-    blend: str = DEFAULT_BLEND
-    region: str = "face"
+    backend: Backend = BackendName.AUTO
+    precision: Precision = Precision.FP32
+    blend: Blend = Blend.CLASSIC
+    region: Region = Region.FACE
     ratio: float = 1.0  # 0 = the target's face, 1 = the source's
     face: str = "largest"  # "largest", "all" or a face index (largest first)
     context: float = 0.6  # context around the face box, as a fraction of its size
     detector: DetectorConfig = field(default_factory=DetectorConfig)
 
     def __post_init__(self) -> None:
-        if self.blend not in BLEND_CHOICES:
-            raise FuseTrtError(f"unknown blend {self.blend!r}; choose {', '.join(BLEND_CHOICES)}")
-        if self.region not in REGION_CHOICES:
-            raise FuseTrtError(f"unknown region {self.region!r}; choose face or frame")
+        for name, choice in (("backend", BackendName), ("precision", Precision), ("blend", Blend),
+                             ("region", Region)):
+            object.__setattr__(self, name, parse(choice, getattr(self, name), name))
         if not 0.0 <= self.ratio <= 1.0:
             raise FuseTrtError(f"ratio must lie in 0..1, got {self.ratio}")
-        if self.face not in ("largest", "all") and not str(self.face).isdigit():
+        if self.face not in values(FaceChoice) and not str(self.face).isdigit():
             raise FuseTrtError(f"face must be largest, all or an index, got {self.face!r}")
 
 
@@ -79,7 +79,7 @@ class FaceFusion:
     # -- lifecycle -------------------------------------------------------------------
     def prepare(self) -> FaceFusion:
         """Open and activate the backend (all tiers); idempotent."""
-        if self.config.blend == "unet" and self._backend is None:
+        if self.config.blend.refine == Refine.UNET and self._backend is None:
             backend = open_backend(self.bundle, self.config.backend, self.config.precision)
             self._backend = backend.activate()
         return self
@@ -122,9 +122,9 @@ class FaceFusion:
     # -- per frame -------------------------------------------------------------------
     def select_faces(self, faces: list[Face]) -> list[Face]:
         choice = self.config.face
-        if choice == "all":
+        if choice == FaceChoice.ALL:
             return faces
-        if choice == "largest":
+        if choice == FaceChoice.LARGEST:
             return faces[:1]
         index = int(choice)
         if index >= len(faces):
@@ -150,7 +150,7 @@ class FaceFusion:
             chosen = self.select_faces(faces)
             for face in chosen:
                 self._warn_if_profile(face)
-            if self.config.blend == "unet":
+            if self.config.blend.refine == Refine.UNET:
                 self.prepare()
             return self._fuse_faces(frame, chosen)
 
@@ -169,9 +169,9 @@ class FaceFusion:
         preps: list[FacePrep] = [
             prepare_face(frame, face, self._source.image, self._source.landmarks,
                          region=self.config.region, context=self.config.context,
-                         min_region=min_region, blend=self.config.blend)
+                         min_region=min_region, composite=self.config.blend.composite)
             for face in faces]
-        if self.config.blend == "unet":
+        if self.config.blend.refine == Refine.UNET:
             refine_batch(self._backend, self.bundle.tiers, preps, self._source.identity)
         output = frame
         for prep in preps:

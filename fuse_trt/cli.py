@@ -15,8 +15,7 @@ from fuse_trt.commands.bench import bench_command
 from fuse_trt.commands.calibrate import calibrate_command, int8_build_options, int8_options
 from fuse_trt.commands.stream import stream_command
 from fuse_trt.commands.train import train_command
-from fuse_trt.choices import (BACKEND_CHOICES, BLEND_CHOICES, DEFAULT_BLEND, PRECISION_CHOICES,
-                              REGION_CHOICES)
+from fuse_trt.engine.choices import BackendName, Blend, Precision, Region, values
 from fuse_trt.engine.errors import FuseTrtError
 
 def parse_tiers(value: str) -> tuple[int, ...]:
@@ -45,12 +44,17 @@ def cli(verbose: int) -> None:
               help="Output image (.png, .jpg, .webp); written atomically.")
 @click.option("--bundle", type=click.Path(path_type=Path), default=None,
               help="Bundle from `fuse-trt build`; default: the model shipped in the package.")
-@click.option("--backend", type=click.Choice(BACKEND_CHOICES), default="auto", show_default=True)
-@click.option("--precision", type=click.Choice(PRECISION_CHOICES), default="fp32", show_default=True)
-@click.option("--blend", type=click.Choice(BLEND_CHOICES), default=DEFAULT_BLEND,
+@click.option("--backend", type=click.Choice(values(BackendName)),
+              default=BackendName.AUTO.value,
+              show_default=True)
+@click.option("--precision", type=click.Choice(values(Precision)),
+              default=Precision.FP32.value,
+              show_default=True)
+@click.option("--blend", type=click.Choice(values(Blend)), default=Blend.CLASSIC.value,
               show_default=True, help="classic: colour transfer + feathered paste; unet: the "
               "trained refiner (docs/quality.md); seamless: OpenCV Poisson blending.")
-@click.option("--region", type=click.Choice(REGION_CHOICES), default="face", show_default=True,
+@click.option("--region", type=click.Choice(values(Region)), default=Region.FACE.value,
+              show_default=True,
               help="Run the UNet on the face with context, or on the whole frame.")
 @click.option("--ratio", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True,
               help="0 keeps the target's face, 1 pastes the source's.")
@@ -109,9 +113,12 @@ def tensorrt_config(workspace_mib: int, strongly_typed: bool, hardware_compat: b
 @cli.command()
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
               help="Bundle directory to create or extend.")
-@click.option("--backend", type=click.Choice(["onnxruntime", "tensorrt"]), default="onnxruntime",
+@click.option("--backend",
+              type=click.Choice([BackendName.ONNXRUNTIME.value, BackendName.TENSORRT.value]),
+              default=BackendName.ONNXRUNTIME.value, show_default=True)
+@click.option("--precision", type=click.Choice(values(Precision)),
+              default=Precision.FP32.value,
               show_default=True)
-@click.option("--precision", type=click.Choice(PRECISION_CHOICES), default="fp32", show_default=True)
 @click.option("--tiers", "tier_edges", default="512,768,1024", show_default=True,
               help="Short edge of each resolution tier.")
 @click.option("--max-batch", type=click.IntRange(1, 64), default=4, show_default=True,

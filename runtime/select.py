@@ -1,34 +1,19 @@
-"""Pick and open a backend for a bundle: ``auto`` prefers TensorRT, then ONNX Runtime."""
+"""Pick and open a backend for a bundle: ``auto`` prefers TensorRT on a GPU, then ONNX Runtime
+on CUDA, then ONNX Runtime on CPU (:func:`select_backend`)."""
 from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
 import logging
-from enum import Enum
+from dataclasses import dataclass
 from pathlib import Path
 
 from fuse_trt.engine.bundle import Bundle
-from fuse_trt.engine.errors import BackendUnavailableError, BundleError
+from fuse_trt.engine.choices import ArtifactKind, BackendName, Precision, parse
+from fuse_trt.engine.errors import BackendUnavailableError, BundleError, ConfigError
 from fuse_trt.runtime.protocol import Backend
 
 log = logging.getLogger("fuse_trt")
-
-
-class BackendName(str, Enum):
-    AUTO = "auto"
-    ONNXRUNTIME = "onnxruntime"
-    TORCH = "torch"
-    TENSORRT = "tensorrt"
-
-
-class Precision(str, Enum):
-    FP32 = "fp32"
-    FP16 = "fp16"
-    INT8 = "int8"
-
-
-BACKEND_CHOICES = [member.value for member in BackendName]
-PRECISION_CHOICES = [member.value for member in Precision]
 
 
 def tensorrt_installed() -> bool:
@@ -40,37 +25,128 @@ def torch_installed() -> bool:
 
 
 def available_backends() -> list[str]:
-    names = [BackendName.ONNXRUNTIME.value]
+    names = [BackendName.ONNXRUNTIME]
     if torch_installed():
-        names.append(BackendName.TORCH.value)
+        names.append(BackendName.TORCH)
     if tensorrt_installed():
-        names.append(BackendName.TENSORRT.value)
+        names.append(BackendName.TENSORRT)
     return names
 
 
-def resolve_backend_name(bundle: Bundle, requested: str, precision: str) -> str:
-    if requested not in BACKEND_CHOICES:
-        raise BackendUnavailableError(
-            f"unknown backend {requested!r}; choose one of {', '.join(BACKEND_CHOICES)}")
+@dataclass(frozen=True)
+class BackendSelection:
+    """Which backend and precision a run uses, and why the ones ``auto`` prefers were not."""
+
+    name: BackendName  # never AUTO
+    precision: Precision
+    requested: BackendName = BackendName.AUTO
+    providers: tuple[str, ...] | None = None  # ONNX Runtime execution providers
+    skipped: tuple[str, ...] = ()  # "tensorrt: <why not>", in preference order
+
+    def describe(self) -> str:
+        """One line: what runs, then what auto skipped and why."""
+        what = f"{self.name}" + (f" ({', '.join(self.providers)})" if self.providers else "")
+        line = f"backend {what}, precision {self.precision}"
+        if self.requested == BackendName.AUTO:
+            line += " (auto)"
+        if self.skipped:
+            line += "; skipped " + "; ".join(self.skipped)
+        return line
+
+
+def tensorrt_unusable() -> str | None:
+    """None if TensorRT and pycuda import and a CUDA GPU is present, else why not."""
+    from fuse_trt.runtime.cuda_memory import load_pycuda
+    from fuse_trt.runtime.trt_compat import load_tensorrt
+
+    if not tensorrt_installed():
+        return "TensorRT or pycuda is not installed (pip install 'fuse-trt[gpu]')"
+    try:
+        load_tensorrt()
+        cuda = load_pycuda()
+        count = cuda.Device.count()
+    except BackendUnavailableError as error:
+        return str(error)
+    except Exception as error:  # noqa: BLE001 - a driver error here means no usable GPU
+        return f"CUDA does not start ({type(error).__name__}: {error})"
+    return None if count > 0 else "no CUDA GPU found"
+
+
+def ort_cuda_unusable() -> str | None:
+    import onnxruntime
+
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        return None
+    return "this onnxruntime has no CUDAExecutionProvider (pip install onnxruntime-gpu)"
+
+
+def default_precision(backend: BackendName) -> Precision:
+    """FP16 on TensorRT (what the product promises), FP32 elsewhere."""
+    return Precision.FP16 if backend == BackendName.TENSORRT else Precision.FP32
+
+
+def select_backend(bundle: Bundle, requested: BackendName | str = BackendName.AUTO,
+                   precision: Precision | str | None = None) -> BackendSelection:
+    """The backend a run uses. ``auto``: TensorRT when the gpu extra imports and a GPU is
+    present, then ONNX Runtime on CUDA, then ONNX Runtime on CPU. A named backend that
+    cannot run here is a :class:`BackendUnavailableError`, never a silent fallback.
+    ``precision`` None: :func:`default_precision` of the chosen backend."""
+    requested = parse(BackendName, requested, "backend")
+    wanted = None if precision is None else parse(Precision, precision, "precision")
     if requested != BackendName.AUTO:
-        return requested
-    if tensorrt_installed() and bundle.manifest.find("plan", precision, "tensorrt"):
-        return BackendName.TENSORRT.value
-    return BackendName.ONNXRUNTIME.value
+        return _named_selection(requested, wanted)
+    skipped = []
+    tensorrt_problem = tensorrt_unusable() or _missing_plan(bundle, wanted or Precision.FP16)
+    if tensorrt_problem is None:
+        return BackendSelection(BackendName.TENSORRT, wanted or Precision.FP16)
+    skipped.append(f"tensorrt: {tensorrt_problem}")
+    cuda_problem = ort_cuda_unusable()
+    if cuda_problem is None:
+        return BackendSelection(BackendName.ONNXRUNTIME, wanted or Precision.FP32,
+                                providers=("CUDAExecutionProvider", "CPUExecutionProvider"),
+                                skipped=tuple(skipped))
+    skipped.append(f"onnxruntime CUDA: {cuda_problem}")
+    return BackendSelection(BackendName.ONNXRUNTIME, wanted or Precision.FP32,
+                            providers=("CPUExecutionProvider",), skipped=tuple(skipped))
 
 
-def open_backend(bundle: Bundle, backend: str = "auto", precision: str = "fp32") -> Backend:
+def _named_selection(name: BackendName, precision: Precision | None) -> BackendSelection:
+    precision = precision or default_precision(name)
+    if name == BackendName.TENSORRT and (problem := tensorrt_unusable()) is not None:
+        raise BackendUnavailableError(f"--backend tensorrt cannot run here: {problem}")
+    if name == BackendName.TORCH and precision == Precision.INT8:
+        raise ConfigError("the torch backend has no int8 (use onnxruntime or tensorrt)")
+    return BackendSelection(name, precision, requested=name)
+
+
+def _missing_plan(bundle: Bundle, precision: Precision) -> str | None:
+    if bundle.manifest.find(ArtifactKind.PLAN, precision, BackendName.TENSORRT):
+        return None
+    return (f"the bundle has no {precision} TensorRT plan "
+            f"(fuse-trt build --backend tensorrt --precision {precision} -o DIR)")
+
+
+def resolve_backend_name(bundle: Bundle, requested: BackendName | str,
+                         precision: Precision | str) -> BackendName:
+    return select_backend(bundle, requested, precision).name
+
+
+def open_backend(bundle: Bundle, backend: BackendName | str = BackendName.AUTO,
+                 precision: Precision | str | None = None) -> Backend:
     """An inactive backend for ``bundle``; call ``activate()`` (or use ``with``)."""
-    if precision not in PRECISION_CHOICES:
-        raise BackendUnavailableError(
-            f"unknown precision {precision!r}; choose one of {', '.join(PRECISION_CHOICES)}")
-    name = resolve_backend_name(bundle, backend, precision)
-    log.info("backend %s, precision %s", name, precision)
-    if name == BackendName.ONNXRUNTIME:
-        from fuse_trt.runtime.onnxruntime_backend import OnnxRuntimeBackend
+    return open_selected(bundle, select_backend(bundle, backend, precision))
 
-        path = bundle.artifact_path("onnx", precision)
-        return OnnxRuntimeBackend(path, bundle.spec, bundle.tiers, precision)
+
+def open_selected(bundle: Bundle, selection: BackendSelection) -> Backend:
+    """An inactive backend for ``selection`` (from :func:`select_backend`)."""
+    name, precision = selection.name, selection.precision
+    log.info("%s", selection.describe())
+    if name == BackendName.ONNXRUNTIME:
+        from fuse_trt.runtime.onnxruntime_backend import OnnxRuntimeBackend, OrtConfig
+
+        path = bundle.artifact_path(ArtifactKind.ONNX, precision)
+        return OnnxRuntimeBackend(path, bundle.spec, bundle.tiers, precision,
+                                  OrtConfig(providers=selection.providers))
     if name == BackendName.TORCH:
         return _torch_backend(bundle, precision)
     from fuse_trt.runtime.tensorrt_backend import TensorRTBackend
@@ -79,10 +155,11 @@ def open_backend(bundle: Bundle, backend: str = "auto", precision: str = "fp32")
                            precision)
 
 
-def tensorrt_plan_path(bundle: Bundle, precision: str) -> Path:
+def tensorrt_plan_path(bundle: Bundle, precision: Precision) -> Path:
     """The GPU (not DLA) plan built with the installed TensorRT, else the newest GPU plan;
     the backend's sidecar check then says what does not match and how to rebuild."""
-    plans = [a for a in bundle.manifest.find("plan", precision, "tensorrt")
+    plans = [a for a in bundle.manifest.find(ArtifactKind.PLAN, precision,
+                                             BackendName.TENSORRT)
              if a.details.get("dla_core") is None]
     try:
         installed = importlib.metadata.version("tensorrt")
@@ -91,11 +168,13 @@ def tensorrt_plan_path(bundle: Bundle, precision: str) -> Path:
     matching = [a for a in plans if a.details.get("tensorrt_version") == installed]
     chosen = (matching or plans or [None])[-1]
     if chosen is None:
-        return bundle.artifact_path("plan", precision, "tensorrt")  # raises with the build hint
-    return bundle.artifact_path("plan", precision, "tensorrt", file=chosen.file)
+        # raises, saying what the bundle has and how to build a plan
+        return bundle.artifact_path(ArtifactKind.PLAN, precision, BackendName.TENSORRT)
+    return bundle.artifact_path(ArtifactKind.PLAN, precision, BackendName.TENSORRT,
+                                file=chosen.file)
 
 
-def _torch_backend(bundle: Bundle, precision: str) -> Backend:
+def _torch_backend(bundle: Bundle, precision: Precision) -> Backend:
     if not torch_installed():
         raise BackendUnavailableError("the torch backend needs PyTorch: pip install "
                                       "'fuse-trt[export]' -c constraints-cpu.txt")
@@ -104,7 +183,7 @@ def _torch_backend(bundle: Bundle, precision: str) -> Backend:
                           "bundle (this one holds only ONNX)")
     from fuse_trt.runtime.torch_backend import TorchBackend
 
-    weights = bundle.artifact_path("weights", "fp32")
+    weights = bundle.artifact_path(ArtifactKind.WEIGHTS, Precision.FP32)
     config = bundle.manifest.unet_config
 
     def make_model():

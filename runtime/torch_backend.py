@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from fuse_trt.engine.choices import Precision
 from fuse_trt.engine.spec import ModelSpec
 from fuse_trt.engine.tiers import TierSpec, TierTable
 from fuse_trt.engine.errors import BackendUnavailableError
@@ -29,11 +30,11 @@ class TorchBackend(Backend):
             raise BackendUnavailableError(
                 "the torch backend needs PyTorch: pip install 'fuse-trt[export]'") from error
         model = self.model_factory().eval().to(self.device)
-        if self.precision == "fp16":
+        if self.precision == Precision.FP16:
             if self.device == "cpu":
                 raise BackendUnavailableError("the torch backend runs fp16 only on a CUDA device")
             model = model.half()
-        self._dtype = torch.float16 if self.precision == "fp16" else torch.float32
+        self._dtype = torch.float16 if self.precision == Precision.FP16 else torch.float32
         self._model = model
 
     def _infer_impl(self, tier: TierSpec, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

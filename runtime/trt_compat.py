@@ -16,14 +16,13 @@ from typing import Literal
 
 import numpy as np
 
+from fuse_trt.engine.choices import Precision, values
 from fuse_trt.engine.errors import BackendUnavailableError, EngineBuildError
 
-Precision = Literal["fp32", "fp16", "int8"]
 OnnxVariant = Literal["fp32", "fp16", "qdq"]
 Int8Mode = Literal["implicit", "explicit"]
 Shape = tuple[int, ...]
 
-PRECISIONS = ("fp32", "fp16", "int8")
 INSTALL_HINT = ("install TensorRT and pycuda: pip install 'fuse-trt[gpu]' on a desktop; on a "
                 "Jetson TensorRT comes with JetPack (python3-libnvinfer) and pycuda from pip")
 
@@ -94,22 +93,24 @@ class TensorRTCompat:
             raise EngineBuildError(f"strong typing needs TensorRT 10 or later; this is {self.version}")
         return requested
 
-    def precision_recipe(self, precision: str, strongly_typed: bool = False) -> PrecisionRecipe:
-        if precision not in PRECISIONS:
-            raise EngineBuildError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
+    def precision_recipe(self, precision: Precision | str,
+                         strongly_typed: bool = False) -> PrecisionRecipe:
+        if precision not in values(Precision):
+            raise EngineBuildError(f"unknown precision {precision!r}; choose one of "
+                                   f"{', '.join(values(Precision))}")
         typed = self.resolve_strong_typing(strongly_typed)
-        if precision == "fp32":
+        if precision == Precision.FP32:
             return PrecisionRecipe("fp32", (), typed, None)
         if typed:  # types come from the ONNX tensors; precision flags do not exist or are refused
-            if precision == "fp16":
+            if precision == Precision.FP16:
                 return PrecisionRecipe("fp16", (), True, None)
             return PrecisionRecipe("qdq", (), True, "explicit")
-        if precision == "fp16":
+        if precision == Precision.FP16:
             return PrecisionRecipe("fp32", ("FP16",), False, None)
         return PrecisionRecipe("fp32", ("INT8", "FP16"), False, "implicit")
 
     def int8_mode(self, strongly_typed: bool = False) -> Int8Mode:
-        return self.precision_recipe("int8", strongly_typed).int8_mode
+        return self.precision_recipe(Precision.INT8, strongly_typed).int8_mode
 
     def network_flags(self, strongly_typed: bool) -> int:
         """Creation flags from the enum members by name: their integers differ by version."""

@@ -51,9 +51,12 @@ def test_wheel_installs_only_the_fuse_trt_namespace(wheel):
 
 
 def test_installed_record_has_no_generic_top_level_names():
-    from importlib.metadata import distribution
+    import sysconfig
+    from importlib.metadata import Distribution
 
-    files = distribution("fuse-trt").files or []
+    # The installed record in site-packages, not a build's egg-info in the work tree.
+    [installed] = Distribution.discover(name="fuse-trt", path=[sysconfig.get_paths()["purelib"]])
+    files = installed.files or []
     top_level = {str(f).split("/")[0] for f in files}
     assert not top_level & {"engine", "runtime", "build_engine", "calibration", "tests"}
 

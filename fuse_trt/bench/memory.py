@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
+from fuse_trt.engine.choices import BackendName, Precision
+
 MIB = 1024 * 1024
 
 
@@ -84,9 +86,10 @@ def gpu_mem_info() -> tuple[int, int] | None:
 
 
 def backend_uses_gpu(backend: str, precision: str) -> bool:
-    if backend == "tensorrt" or (backend == "torch" and precision == "fp16"):
+    if backend == BackendName.TENSORRT or (backend == BackendName.TORCH
+                                           and precision == Precision.FP16):
         return True
-    if backend == "onnxruntime":
+    if backend == BackendName.ONNXRUNTIME:
         import onnxruntime
 
         return any(p in onnxruntime.get_available_providers()
@@ -124,11 +127,11 @@ class MemoryJob:
 
 def _preload(backend: str) -> None:
     """Import the backend's library before the baseline so its code pages are not counted."""
-    if backend == "torch":
+    if backend == BackendName.TORCH:
         import torch  # noqa: F401
-    elif backend == "onnxruntime":
+    elif backend == BackendName.ONNXRUNTIME:
         import onnxruntime  # noqa: F401
-    elif backend == "tensorrt":
+    elif backend == BackendName.TENSORRT:
         from fuse_trt.runtime import tensorrt_backend  # noqa: F401
 
 

@@ -5,11 +5,12 @@ import importlib.util
 from dataclasses import dataclass
 
 from fuse_trt.engine.bundle import Bundle
+from fuse_trt.engine.choices import ArtifactKind, BackendName, Precision, values
 from fuse_trt.engine.tiers import TierSpec
 from fuse_trt.engine.errors import FuseTrtError
-from fuse_trt.runtime.select import PRECISION_CHOICES, available_backends
+from fuse_trt.runtime.select import available_backends
 
-BENCH_BACKENDS = ("tensorrt", "onnxruntime", "torch")
+BENCH_BACKENDS = (BackendName.TENSORRT, BackendName.ONNXRUNTIME, BackendName.TORCH)
 
 
 @dataclass(frozen=True)
@@ -35,22 +36,23 @@ def why_not(bundle: Bundle, backend: str, precision: str) -> str | None:
     if backend not in available_backends():
         return f"{backend} is not installed"
     manifest = bundle.manifest
-    if backend == "onnxruntime" and not manifest.find("onnx", precision):
+    if backend == BackendName.ONNXRUNTIME and not manifest.find(ArtifactKind.ONNX, precision):
         return f"the bundle has no {precision} ONNX (fuse-trt build --precision {precision})"
-    if backend == "tensorrt" and not manifest.find("plan", precision, "tensorrt"):
+    if backend == BackendName.TENSORRT \
+            and not manifest.find(ArtifactKind.PLAN, precision, BackendName.TENSORRT):
         return f"the bundle has no {precision} TensorRT plan"
-    if backend == "torch":
-        if manifest.unet_config is None or not manifest.find("weights", "fp32"):
+    if backend == BackendName.TORCH:
+        if manifest.unet_config is None or not manifest.find(ArtifactKind.WEIGHTS, Precision.FP32):
             return "the bundle holds no FusionUNet weights for the PyTorch path"
-        if precision == "int8":
+        if precision == Precision.INT8:
             return "the PyTorch reference path has no int8"
-        if precision == "fp16" and not _cuda_for_torch():
+        if precision == Precision.FP16 and not _cuda_for_torch():
             return "the PyTorch path runs fp16 only on a CUDA device"
     return None
 
 
 def _default_precisions(bundle: Bundle, backend: str) -> list[str]:
-    return [precision for precision in PRECISION_CHOICES
+    return [precision for precision in values(Precision)
             if why_not(bundle, backend, precision) is None]
 
 
@@ -63,10 +65,10 @@ def plan_combinations(bundle: Bundle, backends: tuple[str, ...] | None,
     bundle holds for that backend (an explicit list is crossed with the backends).
     """
     for name in (*(backends or ()), *(precisions or ())):
-        if name not in (*BENCH_BACKENDS, *PRECISION_CHOICES):
+        if name not in (*BENCH_BACKENDS, *values(Precision)):
             raise FuseTrtError(f"unknown backend or precision {name!r}; backends: "
                                f"{', '.join(BENCH_BACKENDS)}; precisions: "
-                               f"{', '.join(PRECISION_CHOICES)}")
+                               f"{', '.join(values(Precision))}")
     chosen, skipped = [], []
     for backend in backends or [b for b in BENCH_BACKENDS if b in available_backends()]:
         wanted = precisions or _default_precisions(bundle, backend)

@@ -24,6 +24,7 @@ from fuse_trt.bench.results import build_rows, evaluate_targets
 from fuse_trt.bench.stability import StabilityJob, stability_in_fresh_process
 from fuse_trt.bench.timing import TimedCase, TimingConfig, run_interleaved
 from fuse_trt.engine.bundle import Bundle
+from fuse_trt.engine.choices import ArtifactKind, BackendName, Precision
 from fuse_trt.models import default_bundle_dir
 
 log = logging.getLogger("fuse_trt")
@@ -61,7 +62,8 @@ def run_benchmark(config: BenchConfig = BenchConfig()) -> dict:
     report = {"schema": SCHEMA, "created_unix": started, "machine": machine_info(),
               "versions": versions(), "bundle": _bundle_info(bundle),
               "config": _config_json(config), "skipped": skipped, "errors": []}
-    flops = {tier.name: onnx_flops(bundle.artifact_path("onnx", "fp32"), bundle.spec,
+    onnx_path = bundle.artifact_path(ArtifactKind.ONNX, Precision.FP32)
+    flops = {tier.name: onnx_flops(onnx_path, bundle.spec,
                                    config.batch, *tier.opt_shape) for tier in tiers}
     memory = _memory_phase(bundle_dir, combinations, tiers, config, report["errors"]) \
         if config.memory else []
@@ -98,7 +100,7 @@ def _gate_results(bundle: Bundle, combinations: list[Combination]) -> dict:
     """Whether each reduced-precision artifact passed its accuracy gate, where recorded."""
     gates = {}
     for combo in combinations:
-        kind = "plan" if combo.backend == "tensorrt" else "onnx"
+        kind = ArtifactKind.PLAN if combo.backend == BackendName.TENSORRT else ArtifactKind.ONNX
         found = [a for a in bundle.manifest.find(kind, combo.precision)
                  if isinstance(a.details.get("gate"), dict)]
         gates[combo] = found[-1].details["gate"].get("passed") if found else None
@@ -199,7 +201,7 @@ def _stability_phase(bundle_dir: Path, combinations: list[Combination], tiers,
     """The stability check for every combination except the PyTorch reference."""
     results = []
     for combo in combinations:
-        if combo.backend == "torch" and len(combinations) > 1:
+        if combo.backend == BackendName.TORCH and len(combinations) > 1:
             continue
         job = StabilityJob(str(bundle_dir), combo.backend, combo.precision,
                            tuple(t.name for t in tiers), config.stability_fusions,

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from fuse_trt.choices import BACKEND_CHOICES, BLEND_CHOICES, DEFAULT_BLEND, PRECISION_CHOICES
+from fuse_trt.engine.choices import BackendName, Blend, FaceChoice, Precision, values
 
 if TYPE_CHECKING:
     import numpy as np
@@ -20,7 +20,7 @@ EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 def _check_face_choice(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    if value not in ("largest", "all") and not value.isdigit():
+    if value not in values(FaceChoice) and not value.isdigit():
         raise click.BadParameter(f"expected largest, all or an index, got {value!r}")
     return value
 
@@ -34,11 +34,13 @@ def _check_face_choice(ctx: click.Context, param: click.Parameter, value: str) -
               "temp file and renamed when finished, Ctrl-C and SIGTERM included.")
 @click.option("--bundle", type=click.Path(path_type=Path), default=None,
               help="Bundle from `fuse-trt build`; default: the model shipped in the package.")
-@click.option("--backend", type=click.Choice(BACKEND_CHOICES), default="auto",
+@click.option("--backend", type=click.Choice(values(BackendName)),
+              default=BackendName.AUTO.value,
               show_default=True)
-@click.option("--precision", type=click.Choice(PRECISION_CHOICES), default="fp32",
+@click.option("--precision", type=click.Choice(values(Precision)),
+              default=Precision.FP32.value,
               show_default=True)
-@click.option("--blend", type=click.Choice(BLEND_CHOICES), default=DEFAULT_BLEND,
+@click.option("--blend", type=click.Choice(values(Blend)), default=Blend.CLASSIC.value,
               show_default=True, help="classic: colour transfer + feathered paste; unet: the "
               "trained refiner (docs/quality.md); seamless: OpenCV Poisson blending.")
 @click.option("--max-frames", type=click.IntRange(min=1), default=None,
@@ -72,7 +74,7 @@ def stream_command(input_spec: str, source_face: str, output: str, bundle: Path 
     config = StreamConfig(face=face_choice, max_frames=max_frames, tracker=TrackerConfig(
         every=every, smoothing=SmoothingConfig(enabled=smooth)))
     fusion_config = FusionConfig(bundle=bundle, backend=backend, precision=precision,
-                                 blend=blend, face="all")
+                                 blend=blend, face=FaceChoice.ALL)
     info = {"blend": blend, "precision": precision, "face": face_choice, "every": every,
             "smooth": smooth}
     stats, received = _run(input_spec, output, face_image, fusion_config, config, info, progress)

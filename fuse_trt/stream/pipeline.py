@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from fuse_trt.engine.choices import FaceChoice, values
 from fuse_trt.engine.faces import PROFILE_YAW_THRESHOLD, Face, FaceDetector, yaw_ratio
 from fuse_trt.engine.errors import FuseTrtError
 from fuse_trt.stream.sinks import NullSink
@@ -45,7 +46,7 @@ class StreamConfig:
     skip_profiles: bool = True  # faces with yaw_ratio > PROFILE_YAW_THRESHOLD are not fused
 
     def __post_init__(self) -> None:
-        if self.face not in ("largest", "all") and not str(self.face).isdigit():
+        if self.face not in values(FaceChoice) and not str(self.face).isdigit():
             raise FuseTrtError(f"face must be largest, all or an index, got {self.face!r}")
         if self.tracker.every < 1:
             raise FuseTrtError(f"every must be at least 1, got {self.tracker.every}")
@@ -62,9 +63,9 @@ class _Frame:
 
 def select_faces(faces: list[Face], choice: str) -> list[Face]:
     """``faces`` is largest first; an index past the end selects nothing."""
-    if choice == "all":
+    if choice == FaceChoice.ALL:
         return list(faces)
-    index = 0 if choice == "largest" else int(choice)
+    index = 0 if choice == FaceChoice.LARGEST else int(choice)
     return faces[index:index + 1]
 
 
@@ -80,7 +81,7 @@ class Pipeline:
 
     def __init__(self, fusion: FaceFusion, source: VideoSource, sink: NullSink,
                  config: StreamConfig = StreamConfig()):
-        if fusion.config.face != "all":
+        if fusion.config.face != FaceChoice.ALL:
             raise FuseTrtError("a stream needs FaceFusion(FusionConfig(face='all')); "
                                "choose faces with StreamConfig.face")
         self.fusion, self.source, self.sink, self.config = fusion, source, sink, config

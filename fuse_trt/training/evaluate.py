@@ -17,6 +17,7 @@ from fuse_trt.training.images import FACE_PHOTOS, HELD_OUT_IMAGES, load_image
 from fuse_trt.training.pairs import (Pair, PairConfig, make_pair, planar,
                                                   random_crop, random_landmarks)
 from fuse_trt.engine.bundle import Bundle
+from fuse_trt.engine.choices import ArtifactKind
 from fuse_trt.engine.faces import (FaceDetector, alpha_blend, fusion_region, naive_paste,
                                    seam_band, seamless_clone)
 from fuse_trt.engine.fusion_input import from_planar
@@ -139,7 +140,7 @@ def open_refiners(bundle: Bundle) -> tuple[dict[str, Callable[[Pair], np.ndarray
 
     refiners, backends = {RESAMPLED_LABEL: resampled_composite(bundle)}, []
     for precision in ("fp32", "fp16", "int8"):
-        if bundle.manifest.find("onnx", precision):
+        if bundle.manifest.find(ArtifactKind.ONNX, precision):
             backend = open_backend(bundle, "onnxruntime", precision).activate()
             backends.append(backend)
             refiners[unet_label(precision)] = unet_refiner(bundle, backend)

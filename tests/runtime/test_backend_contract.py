@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from fuse_trt.engine.errors import BackendUnavailableError, InferenceInputError
+from fuse_trt.engine.errors import ConfigError, InferenceInputError
 from fuse_trt.runtime.onnxruntime_backend import OnnxRuntimeBackend
 from fuse_trt.runtime.select import available_backends, open_backend
 
@@ -91,7 +91,7 @@ def test_infer_before_activate_is_a_bug_not_a_user_error(tiny_bundle):
 
 
 def test_unknown_backend_and_precision_are_user_errors(tiny_bundle):
-    with pytest.raises(BackendUnavailableError, match="unknown backend 'tpu'"):
+    with pytest.raises(ConfigError, match="unknown backend 'tpu'"):
         open_backend(tiny_bundle, "tpu")
-    with pytest.raises(BackendUnavailableError, match="unknown precision"):
+    with pytest.raises(ConfigError, match="unknown precision"):
         open_backend(tiny_bundle, "onnxruntime", "int4")

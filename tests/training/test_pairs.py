@@ -23,7 +23,7 @@ def test_pair_inputs_are_what_the_inference_front_end_makes():
     target, landmarks, pair = _pair()
     face = Face(box=(0.0, 0.0, 1.0, 1.0), landmarks=landmarks, score=1.0)
     # Source aligned to itself: the similarity warp is the identity, so only the blend differs.
-    prep = prepare_face(target, face, pair.source, landmarks, region="frame", blend="unet")
+    prep = prepare_face(target, face, pair.source, landmarks, region="frame")
     np.testing.assert_array_equal(pair.inputs.composite, prep.composite)
     np.testing.assert_array_equal(pair.inputs.mask, prep.mask)
     np.testing.assert_array_equal(pair.inputs.context, prep.context)
