@@ -61,3 +61,35 @@ def test_results_are_copies_equal_to_torch(tiny_bundle):
     assert not np.allclose(expected[0], expected[1], atol=1e-3)  # the feeds really differ
     for result, reference in zip(kept, expected):
         np.testing.assert_allclose(result, reference, atol=1e-4)
+
+
+def test_session_options_come_from_the_config(tiny_bundle):
+    from fuse_trt.runtime.onnxruntime_backend import OrtConfig
+
+    onnx_path = tiny_bundle.artifact_path("onnx", "fp32")
+    for config in (OrtConfig(), OrtConfig(intra_op_threads=1, enable_cpu_mem_arena=True,
+                                          enable_mem_pattern=True,
+                                          graph_optimization="ORT_DISABLE_ALL")):
+        with OnnxRuntimeBackend(onnx_path, tiny_bundle.spec, tiny_bundle.tiers,
+                                config=config) as backend:
+            options = backend._session.get_session_options()
+            assert options.enable_cpu_mem_arena is config.enable_cpu_mem_arena
+            assert options.enable_mem_pattern is config.enable_mem_pattern
+            assert options.intra_op_num_threads == config.intra_op_threads
+            assert options.graph_optimization_level == getattr(
+                onnxruntime.GraphOptimizationLevel, config.graph_optimization)
+    assert (OrtConfig().enable_cpu_mem_arena, OrtConfig().enable_mem_pattern) == (False, False)
+
+
+def test_requested_providers_must_be_installed():
+    import dataclasses
+
+    from fuse_trt.engine.errors import BackendUnavailableError
+    from fuse_trt.runtime.onnxruntime_backend import OrtConfig, available_providers
+
+    assert available_providers(("CPUExecutionProvider",)) == ["CPUExecutionProvider"]
+    assert available_providers(None)[-1] == "CPUExecutionProvider"
+    with pytest.raises(BackendUnavailableError, match=r"\['FooExecutionProvider'\] are not"):
+        available_providers(("CPUExecutionProvider", "FooExecutionProvider"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        OrtConfig().intra_op_threads = 3
