@@ -160,13 +160,13 @@ def write_report(entries: list[dict], out: Path, command: str, wall: float) -> N
     for entry in entries:
         for r in entry["results"]:
             if r["outcome"] == "survived":
-                lines.append(f"- {entry['path']}:{r['line']}:{r['column']} `{r['change']}` "
+                lines.append(f"- {entry['path']}:{r['line']}:{r.get('column', '?')} `{r['change']}` "
                              f"in `{r['source']}`")
     lines += ["", "## Equivalent mutants (no observable behaviour changes)", ""]
     for entry in entries:
         for r in entry["results"]:
             if r["outcome"] == "equivalent":
-                lines.append(f"- {entry['path']}:{r['line']}:{r['column']} `{r['change']}` "
+                lines.append(f"- {entry['path']}:{r['line']}:{r.get('column', '?')} `{r['change']}` "
                              f"in `{r['source']}`: {r['why']}")
     out.write_text("\n".join(lines) + "\n")
 
@@ -180,7 +180,19 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "mutation.md")
     parser.add_argument("--root", type=Path, default=REPO,
                         help="checkout to mutate and test (default: this one)")
+    parser.add_argument("--from-json", nargs="*", type=Path,
+                        help="write the report from earlier runs' json (later files win per module)")
     args = parser.parse_args()
+    if args.from_json:
+        merged = {}
+        for path in args.from_json:
+            merged.update({entry["module"]: entry for entry in json.loads(path.read_text())})
+        order = [t.name for t in TARGETS]
+        entries = sorted(merged.values(), key=lambda e: order.index(e["module"]))
+        sources = " ".join(str(p) for p in args.from_json)
+        write_report(entries, args.out, f"python benchmarks/mutation/run.py --from-json {sources}",
+                     sum(r["seconds"] for e in entries for r in e["results"]))
+        return
     by_name = {t.name: t for t in TARGETS}
     unknown = set(args.only or ()) - set(by_name)
     if unknown:

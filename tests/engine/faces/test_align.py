@@ -96,3 +96,6 @@ def test_landmarks_already_on_the_scaled_template_need_no_warp():
     image = np.zeros((224, 224, 3), np.uint8)
     _, matrix = align_to_template(image, ARCFACE_TEMPLATE_112 * 2.0, size=224)
     np.testing.assert_allclose(matrix, [[1, 0, 0], [0, 1, 0]], atol=1e-4)
+    crop, matrix = align_to_template(image, ARCFACE_TEMPLATE_112)  # the default size: 112
+    assert crop.shape == (112, 112, 3)
+    np.testing.assert_allclose(matrix, [[1, 0, 0], [0, 1, 0]], atol=1e-4)
