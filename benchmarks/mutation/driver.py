@@ -63,6 +63,8 @@ def _skipped_children(node: ast.AST) -> set[int]:
         skipped.add(id(node.returns))
         for arg in (*node.args.args, *node.args.kwonlyargs, *node.args.posonlyargs):
             skipped.add(id(arg.annotation))
+    if isinstance(node, ast.arg):
+        skipped.add(id(node.annotation))
     if isinstance(node, ast.AnnAssign):
         skipped.add(id(node.annotation))
     body = getattr(node, "body", None)

@@ -187,6 +187,12 @@ def main() -> None:
         merged = {}
         for path in args.from_json:
             merged.update({entry["module"]: entry for entry in json.loads(path.read_text())})
+        equivalents = load_equivalents()
+        for entry in merged.values():  # survivors explained since the run was made
+            for r in entry["results"]:
+                why = equivalents.get((entry["module"], r["source"], r.get("column"), r["change"]))
+                if r["outcome"] == "survived" and why:
+                    r["outcome"], r["why"] = "equivalent", why
         order = [t.name for t in TARGETS]
         entries = sorted(merged.values(), key=lambda e: order.index(e["module"]))
         sources = " ".join(str(p) for p in args.from_json)

@@ -40,3 +40,12 @@ def test_an_export_off_by_less_than_atol_passes_and_reports_the_difference(expor
     results = validate_onnx(Offset(model, 5e-5), path, spec, tiny_tiers())
     assert [r.tier for r in results] == tiny_tiers().names()
     assert all(r.passed and 4e-5 < r.max_abs_diff < 7e-5 for r in results)
+
+
+def test_differences_are_frozen(exported):
+    import dataclasses
+
+    model, spec, path = exported
+    [first, *_] = validate_onnx(model, path, spec, tiny_tiers())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        first.passed = False

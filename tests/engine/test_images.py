@@ -58,3 +58,13 @@ def test_the_pixel_cap_is_checked_before_decoding(tmp_path):
     assert read_image(path, max_pixels=600).rgb.shape == (20, 30, 3)
     with pytest.raises(InputImageError, match="20x30|30x20"):
         read_image(path, max_pixels=599)
+
+
+def test_corrupt_data_and_tiny_images(tmp_path):
+    header_only = cv2.imencode(".png", np.zeros((8, 8, 3), np.uint8))[1].tobytes()[:60]
+    (tmp_path / "cut.png").write_bytes(header_only)
+    with pytest.raises(InputImageError, match="truncated or corrupt"):
+        read_image(tmp_path / "cut.png")
+    assert cv2.imwrite(str(tmp_path / "one.png"), np.full((1, 1), 9, np.uint8))
+    np.testing.assert_array_equal(read_image(tmp_path / "one.png").rgb, [[[9, 9, 9]]])
+    assert write_image(tmp_path / "w.png", np.zeros((2, 2, 3), np.uint8)) == tmp_path / "w.png"

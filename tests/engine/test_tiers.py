@@ -106,3 +106,11 @@ def test_table_round_trips_through_json():
 def test_tier_edges_must_be_stride_multiples():
     with pytest.raises(ValueError, match="multiples of stride"):
         TierTable.from_short_edges((500, 768), stride=16)
+
+
+def test_table_length_and_the_default_batch():
+    from fuse_trt.engine.tiers import TierSpec
+
+    assert len(DEFAULT_TIERS) == 3 and [t.max_batch for t in DEFAULT_TIERS] == [4, 4, 4]
+    tier = TierSpec("x", 32, 0, None, False, (32, 32), (32, 32), (64, 64))
+    assert tier.batch_shapes()["max"] == (4, 64, 64)

@@ -56,6 +56,7 @@ def test_results_are_copies_equal_to_torch(tiny_bundle):
     backend = OnnxRuntimeBackend(tiny_bundle.artifact_path("onnx", "fp32"), spec, tiny_bundle.tiers)
     with backend:
         before = backend.output_buffer_addresses(tier)
+        assert len(set(before.values())) == len(before) and all(before.values())
         kept = [backend.infer(tier, feed)["fused"] for feed in feeds]
         assert backend.output_buffer_addresses(tier) == before
     assert not np.allclose(expected[0], expected[1], atol=1e-3)  # the feeds really differ
