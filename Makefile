@@ -17,6 +17,8 @@ install: $(BIN)/python
 
 install-dev: $(BIN)/python
 	$(BIN)/pip install -q $(CONSTRAINTS) -e '.[export,dev,bench]'
+	# the tritonserver binary for the Triton tests; --no-deps: see the dev extra in setup.cfg
+	$(BIN)/pip install -q --no-deps nvidia-pytriton==0.7.0
 
 demo: install
 	mkdir -p out

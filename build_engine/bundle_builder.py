@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fuse_trt.engine.progress import phase
 from fuse_trt.engine.bundle import Bundle, Manifest
 from fuse_trt.engine.choices import ArtifactKind, BackendName, Precision
 from fuse_trt.engine.spec import FUSION_SPEC, IDENTITY_FUSION_SPEC, ModelSpec
@@ -98,10 +99,12 @@ def export_fp32(out_dir: Path, config: BuildConfig) -> Bundle:
     temp_path.replace(weights_path)
     bundle = bundle.add_artifact(weights_path, ArtifactKind.WEIGHTS, Precision.FP32,
                                  backend=BackendName.TORCH)
-    onnx_path = export_onnx(model, spec, out_dir / "model.onnx", ExportConfig())
+    with phase(f"ONNX export (opset {config.opset})"):
+        onnx_path = export_onnx(model, spec, out_dir / "model.onnx", ExportConfig())
     details = {"opset": config.opset}
     if config.validate:
-        differences = validate_onnx(model, onnx_path, spec, tiers)
+        with phase(f"ONNX validation against PyTorch on {len(tiers)} tiers"):
+            differences = validate_onnx(model, onnx_path, spec, tiers)
         details["max_abs_diff_vs_torch"] = max(d.max_abs_diff for d in differences)
     return bundle.add_artifact(onnx_path, ArtifactKind.ONNX, Precision.FP32, details=details)
 

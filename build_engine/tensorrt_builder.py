@@ -22,6 +22,7 @@ from fuse_trt.build_engine.fp16_onnx import fp16_onnx
 from fuse_trt.build_engine.tensorrt_config import (PlanJob, TensorRTBuildConfig, plan_jobs,
                                                    profile_table, timing_cache_name)
 from fuse_trt.engine.files import sha256_file, write_bytes_atomic
+from fuse_trt.engine.progress import phase
 from fuse_trt.engine.spec import ModelSpec
 from fuse_trt.engine.tiers import TierTable
 from fuse_trt.engine.errors import EngineBuildError
@@ -29,6 +30,7 @@ from fuse_trt.runtime.cuda_memory import GpuInfo, PrimaryContext, load_pycuda, q
 from fuse_trt.runtime.plan_sidecar import PlanSidecar, plan_file_name, sidecar_path
 from fuse_trt.runtime.trt_compat import PrecisionRecipe, TensorRTCompat, load_tensorrt
 from fuse_trt.runtime.trt_logger import make_trt_logger
+from fuse_trt.runtime.trt_progress import make_progress_monitor
 
 log = logging.getLogger("fuse_trt")
 
@@ -93,6 +95,9 @@ class ConfigFor:
         if self.job.on_dla:
             compat.set_dla(config, build.dla_core)
         keepalive = self._add_profiles(parsed, config)
+        monitor = compat.attach_progress_monitor(config, make_progress_monitor)
+        if monitor is not None:
+            keepalive.append(monitor)
         if self.recipe.int8_mode == "implicit":
             keepalive.append(self._attach_calibrator(config, keepalive[0]))
         return BuilderConfig(config, tuple(keepalive))
@@ -176,9 +181,14 @@ def build_tensorrt_plans(bundle_dir: Path, onnx_path: Path, spec: ModelSpec, tie
     10.x releases. A calibrator factory must then be picklable (a module-level function).
     """
     jobs = plan_jobs(bundle_dir, onnx_path, spec, tiers, config)
-    if len(jobs) == 1:
-        return [build_plan(jobs[0])]
-    return [build_plan_in_subprocess(job) for job in jobs]
+    build = build_plan if len(jobs) == 1 else build_plan_in_subprocess
+    plans = []
+    for job in jobs:
+        where = "DLA" if job.on_dla else "GPU"
+        with phase(f"TensorRT {config.precision} {where} plan for tiers "
+                   f"{', '.join(tier.name for tier in job.tiers)}"):
+            plans.append(build(job))
+    return plans
 
 
 def build_plan_in_subprocess(job: PlanJob,

@@ -16,6 +16,7 @@ import numpy as np
 
 from fuse_trt.calibration.dataset import CalibrationSample
 from fuse_trt.engine.errors import AccuracyGateError
+from fuse_trt.engine.progress import bar
 from fuse_trt.runtime.protocol import Backend
 
 log = logging.getLogger("fuse_trt")
@@ -127,10 +128,12 @@ def compare(reference: Backend, candidate: Backend, samples: list[CalibrationSam
     """Run every sample through both active backends and score the candidate per tier."""
     output = reference.spec.output_names[0]
     totals: dict[str, _Totals] = {}
-    for sample in samples:
-        expected = reference.infer(sample.tier, sample.feed)[output]
-        actual = candidate.infer(sample.tier, sample.feed)[output]
-        _accumulate(totals.setdefault(sample.tier, _Totals()), sample, expected, actual)
+    with bar(len(samples), "INT8 gate") as progress:
+        for sample in samples:
+            expected = reference.infer(sample.tier, sample.feed)[output]
+            actual = candidate.infer(sample.tier, sample.feed)[output]
+            _accumulate(totals.setdefault(sample.tier, _Totals()), sample, expected, actual)
+            progress.update(1)
     order = [tier.name for tier in reference.tiers if tier.name in totals]
     report = GateReport(tuple(_tier_accuracy(name, totals[name]) for name in order), config)
     for tier in report.tiers:

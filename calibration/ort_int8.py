@@ -14,6 +14,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from fuse_trt.calibration.cache import cached_samples
+from fuse_trt.engine.progress import phase
 from fuse_trt.calibration.dataset import CalibrationSample, Progress
 from fuse_trt.calibration.gate import GateConfig, GateReport, compare, enforce
 from fuse_trt.calibration.options import Int8Options
@@ -55,18 +56,21 @@ def quantize_and_gate(bundle: Bundle, file_name: str, options: Int8Options,
     """Quantize the bundle's FP32 ONNX into ``file_name`` if it passes ``check`` and the gate."""
     fp32_path = bundle.artifact_path(ArtifactKind.ONNX, Precision.FP32)
     spec, tiers = bundle.spec, bundle.tiers
-    samples = cached_samples(options.cache_dir, spec, tiers, options.calibration, "calibration",
-                             progress_bar("calibration set"))
-    held_out = cached_samples(options.cache_dir, spec, tiers, options.calibration, "held_out",
-                              progress_bar("held-out set"))
+    with phase("INT8 calibration and held-out sets"):
+        samples = cached_samples(options.cache_dir, spec, tiers, options.calibration,
+                                 "calibration", progress_bar("calibration set"))
+        held_out = cached_samples(options.cache_dir, spec, tiers, options.calibration,
+                                  "held_out", progress_bar("held-out set"))
     final_path = bundle.directory / file_name
     temp_path = bundle.directory / f".{file_name}.tmp"
     try:
-        quantize_qdq(fp32_path, temp_path, samples, spec.input_names, options.quantize,
-                     progress_bar("calibrating"))
+        with phase(f"INT8 calibration on {len(samples)} samples"):
+            quantize_qdq(fp32_path, temp_path, samples, spec.input_names, options.quantize,
+                         progress_bar("calibrating"))
         if check is not None:
             check(temp_path)
-        report = gate_onnx(fp32_path, temp_path, spec, tiers, held_out, options.gate)
+        with phase(f"INT8 accuracy gate on {len(held_out)} held-out samples"):
+            report = gate_onnx(fp32_path, temp_path, spec, tiers, held_out, options.gate)
         enforce(report, file_name, edge_conv_names(fp32_path))
         os.replace(temp_path, final_path)
     finally:

@@ -27,6 +27,7 @@ class BackendName(StrEnum):
     ONNXRUNTIME = "onnxruntime"
     TORCH = "torch"
     TENSORRT = "tensorrt"
+    TRITON = "triton"  # a Triton server (--url); never chosen by auto
 
 
 class Precision(StrEnum):

@@ -33,6 +33,7 @@ from fuse_trt.engine.spec import FUSION_SPEC, IDENTITY_FUSION_SPEC, ModelSpec
 
 COLOUR_PARAMS = 9 + 3 + 3 + 6 + 6  # matrix, bias, log-gamma, additive ramp, log-shading ramp
 _EPS = 1e-6
+_TINY = 1e-7  # guards means of an empty weight (0 / _TINY = 0); the smallest float16 constant
 _LOG_FLOOR = 0.02
 _COORD_LIMIT = 4.0  # whitened face coordinates are clamped here (the face edge is near 2)
 
@@ -74,8 +75,9 @@ def _conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
 
 
 def _weighted_mean(image: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """[N, C, H, W] x [N, 1, H, W] -> [N, C]."""
-    return (image * weight).sum(dim=(2, 3)) / (weight.sum(dim=(2, 3)) + _EPS)
+    """[N, C, H, W] x [N, 1, H, W] -> [N, C]: a ratio of means, never of sums over the image,
+    so no intermediate exceeds max |image * weight| whatever the size (it fits float16)."""
+    return (image * weight).mean(dim=(2, 3)) / weight.mean(dim=(2, 3)).clamp_min(_TINY)
 
 
 def _expand(values: torch.Tensor) -> torch.Tensor:
@@ -87,29 +89,40 @@ def face_frame(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
     The face ellipse becomes a circle of radius about 2 whatever its size, position and roll,
     so everything the colour head measures and predicts is independent of the tier's scale.
+    Positions are in units of the long side (0..1, a 1 px^2 regulariser becomes unit^2) and
+    the covariance is divided by its trace before its root is taken, so every intermediate is
+    of order one in float16 at any size; whitening is scale-free, so ``a`` and ``b`` are
+    those of raw pixel coordinates.
     """
     ones = torch.ones_like(mask)  # coordinates from cumsum keep H and W dynamic in ONNX
-    dx = torch.cumsum(ones, dim=3)
-    dy = torch.cumsum(ones, dim=2)
+    long_side = torch.maximum(ones[:, :, :1].sum(dim=3, keepdim=True),
+                              ones[:, :, :, :1].sum(dim=2, keepdim=True))  # [N, 1, 1, 1]
+    unit = 1.0 / long_side
+    dx = torch.cumsum(ones * unit, dim=3)
+    dy = torch.cumsum(ones * unit, dim=2)
     dx = dx - _expand(_weighted_mean(dx, mask))
     dy = dy - _expand(_weighted_mean(dy, mask))
-    sxx = _expand(_weighted_mean(dx * dx, mask)) + 1.0
-    syy = _expand(_weighted_mean(dy * dy, mask)) + 1.0
+    sxx = _expand(_weighted_mean(dx * dx, mask)) + unit * unit
+    syy = _expand(_weighted_mean(dy * dy, mask)) + unit * unit
     sxy = _expand(_weighted_mean(dx * dy, mask))
-    root_det = torch.sqrt((sxx * syy - sxy * sxy).clamp_min(_EPS))
-    trace_root = torch.sqrt(sxx + syy + 2.0 * root_det)
+    trace = sxx + syy
+    nxx, nyy, nxy = sxx / trace, syy / trace, sxy / trace
+    root_det = torch.sqrt((nxx * nyy - nxy * nxy).clamp_min(_EPS))
     # Inverse of the symmetric square root of [[sxx, sxy], [sxy, syy]], in closed form.
-    scale = 1.0 / (trace_root * root_det)
-    a = ((syy + root_det) * dx - sxy * dy) * scale
-    b = ((sxx + root_det) * dy - sxy * dx) * scale
+    scale = 1.0 / (torch.sqrt(trace) * root_det * torch.sqrt(1.0 + 2.0 * root_det))
+    a = ((nyy + root_det) * dx - nxy * dy) * scale
+    b = ((nxx + root_det) * dy - nxy * dx) * scale
     return a.clamp(-_COORD_LIMIT, _COORD_LIMIT), b.clamp(-_COORD_LIMIT, _COORD_LIMIT)
 
 
 def _sector_means(image: torch.Tensor, weight: torch.Tensor, sectors: torch.Tensor) -> torch.Tensor:
-    """Mean of ``image`` under ``weight`` in each direction: [N, C * K], channel-major."""
-    weights = (weight * sectors).flatten(2)  # [N, K, HW]
-    sums = torch.matmul(image.flatten(2), weights.transpose(1, 2))  # [N, C, K]
-    return (sums / (weights.sum(dim=2)[:, None, :] + _EPS)).flatten(1)
+    """Mean of ``image`` under ``weight`` in each direction: [N, C * K], channel-major.
+
+    Means over the image of [N, C, K, H, W] products, not a matrix product (whose sums over
+    H x W overflow float16)."""
+    weights = weight * sectors  # [N, K, H, W]
+    means = (image[:, :, None] * weights[:, None]).mean(dim=(3, 4))  # [N, C, K]
+    return (means / weights.mean(dim=(2, 3))[:, None, :].clamp_min(_TINY)).flatten(1)
 
 
 def _std(image: torch.Tensor, weight: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:

@@ -16,6 +16,7 @@ import numpy as np
 from fuse_trt.engine.bundle import Bundle
 from fuse_trt.engine.choices import (BackendName, Blend, FaceChoice, Precision, Refine, Region,
                                      parse, values)
+from fuse_trt.engine.faces.assignment import SFACE_SAME_PERSON, assign, similarity_matrix
 from fuse_trt.engine.faces import (DetectorConfig, Face, FaceDetector, IdentityEncoder,
                                    PROFILE_YAW_THRESHOLD, yaw_ratio)
 from fuse_trt.engine.errors import FuseTrtError, NoFaceError
@@ -36,6 +37,7 @@ class FusionConfig:
     bundle: Path | None = None  # None: the default model shipped in the package
     backend: Backend = BackendName.AUTO
     precision: Precision = Precision.FP32
+    url: str | None = None  # the Triton server of backend="triton"
     blend: Blend = Blend.CLASSIC
     region: Region = Region.FACE
     ratio: float = 1.0  # 0 = the target's face, 1 = the source's
@@ -60,6 +62,15 @@ class SourceFace:
     identity: np.ndarray | None
 
 
+@dataclass(frozen=True)
+class FaceMapping:
+    """Source ``i`` goes on the person of reference ``i`` (SFace embeddings, one per row)."""
+
+    sources: tuple[SourceFace, ...]
+    references: np.ndarray  # (R, 128) unit-length
+    threshold: float = SFACE_SAME_PERSON
+
+
 class FaceFusion:
     """Fuse a source face onto target images or video frames.
 
@@ -74,13 +85,15 @@ class FaceFusion:
         self._encoder: IdentityEncoder | None = None
         self._backend: Backend | None = None
         self._source: SourceFace | None = None
+        self._mapping: FaceMapping | None = None
         self._lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------
     def prepare(self) -> FaceFusion:
         """Open and activate the backend (all tiers); idempotent."""
         if self.config.blend.refine == Refine.UNET and self._backend is None:
-            backend = open_backend(self.bundle, self.config.backend, self.config.precision)
+            backend = open_backend(self.bundle, self.config.backend, self.config.precision,
+                                   self.config.url)
             self._backend = backend.activate()
         return self
 
@@ -104,15 +117,62 @@ class FaceFusion:
     # -- source ----------------------------------------------------------------------
     def set_source(self, image: np.ndarray) -> SourceFace:
         """Detect the largest face of ``image`` and keep it as the identity to paste."""
+        self._source = self._source_face(image, "source")
+        return self._source
+
+    def _source_face(self, image: np.ndarray, role: str) -> SourceFace:
         faces = self.detector.detect(image)
         if not faces:
-            raise NoFaceError("no face found in the source image")
+            raise NoFaceError(f"no face found in the {role} image")
         face = faces[0]
         identity = None
         if any(t.layout == "vector" for t in self.bundle.spec.inputs):
             identity = self._identity_encoder().embed(image, face.landmarks)
-        self._source = SourceFace(image=image, landmarks=face.landmarks, identity=identity)
-        return self._source
+        return SourceFace(image=image, landmarks=face.landmarks, identity=identity)
+
+    def set_mapping(self, pairs: list[tuple[np.ndarray, np.ndarray]],
+                    threshold: float = SFACE_SAME_PERSON) -> FaceMapping:
+        """Fuse source ``pairs[i][0]`` only onto the target face most similar (SFace cosine at
+        or above ``threshold``) to the person in reference photo ``pairs[i][1]``; faces no
+        reference matches are left alone. Faces and references are matched as one assignment.
+        """
+        if not pairs:
+            raise FuseTrtError("set_mapping needs at least one (source, reference) pair")
+        sources = tuple(self._source_face(source, "source") for source, _ in pairs)
+        references = np.stack([self.reference_embedding(ref) for _, ref in pairs])
+        self._mapping = FaceMapping(sources, references, threshold)
+        return self._mapping
+
+    def set_target_face(self, reference: np.ndarray,
+                        threshold: float = SFACE_SAME_PERSON) -> FaceMapping:
+        """Fuse the current source only onto the person in ``reference``."""
+        if self._source is None:
+            raise FuseTrtError("set_source() must be called before set_target_face()")
+        self._mapping = FaceMapping((self._source,), self.reference_embedding(reference)[None],
+                                threshold)
+        return self._mapping
+
+    @property
+    def mapping(self) -> FaceMapping | None:
+        return self._mapping
+
+    def reference_embedding(self, image: np.ndarray) -> np.ndarray:
+        faces = self.detector.detect(image)
+        if not faces:
+            raise NoFaceError("no face found in the reference photo")
+        return self._identity_encoder().embed(image, faces[0].landmarks)
+
+    def embed_face(self, frame: np.ndarray, face: Face) -> np.ndarray:
+        return self._identity_encoder().embed(frame, face.landmarks)
+
+    def match_faces(self, frame: np.ndarray, faces: list[Face]) -> list[tuple[Face, int]]:
+        """(face, source index) for every face the mapping assigns, solved for this frame."""
+        if not faces:
+            return []
+        embeddings = np.stack([self.embed_face(frame, face) for face in faces])
+        chosen = assign(similarity_matrix(self._mapping.references, embeddings),
+                        self._mapping.threshold)
+        return [(faces[column], row) for column, row in sorted(chosen.items())]
 
     def _identity_encoder(self) -> IdentityEncoder:
         if self._encoder is None:
@@ -132,27 +192,41 @@ class FaceFusion:
         return [faces[index]]
 
     def fuse(self, frame: np.ndarray, faces: list[Face] | None = None,
-             require_face: bool = True) -> np.ndarray:
+             require_face: bool = True,
+             assigned: list[tuple[Face, int]] | None = None) -> np.ndarray:
         """Return a new frame with the source face fused onto the chosen target face(s).
 
-        ``faces`` may come from the caller (a tracker); otherwise they are detected. With
-        ``require_face=False`` a frame without a face comes back unchanged (video).
+        ``faces`` may come from the caller (a tracker); otherwise they are detected. With a
+        mapping (:meth:`set_mapping`) each face gets the source its reference matches, or
+        ``assigned`` (face, source index) pairs decided by the caller (a stream's tracks).
+        With ``require_face=False`` a frame without a face comes back unchanged (video).
         """
-        if self._source is None:
-            raise FuseTrtError("set_source() must be called before fuse()")
+        if self._source is None and self._mapping is None:
+            raise FuseTrtError("set_source() or set_mapping() must be called before fuse()")
         with self._lock:
-            if faces is None:
+            if faces is None and assigned is None:
                 faces = self.detector.detect(frame)
-            if not faces:
+            pairs = assigned if assigned is not None else self._pairs(frame, faces)
+            if not pairs:
                 if require_face:
-                    raise NoFaceError("no face found in the target image")
+                    raise NoFaceError("no face found in the target image" if not faces else
+                                      "no target face matches the reference photo(s)")
                 return frame.copy()
-            chosen = self.select_faces(faces)
-            for face in chosen:
+            for face, _ in pairs:
                 self._warn_if_profile(face)
             if self.config.blend.refine == Refine.UNET:
                 self.prepare()
-            return self._fuse_faces(frame, chosen)
+            return self._fuse_pairs(frame, pairs)
+
+    def _pairs(self, frame: np.ndarray, faces: list[Face]) -> list[tuple[Face, int]]:
+        if not faces:
+            return []
+        if self._mapping is not None:
+            return self.match_faces(frame, faces)
+        return [(face, 0) for face in self.select_faces(faces)]
+
+    def _sources(self) -> tuple[SourceFace, ...]:
+        return self._mapping.sources if self._mapping is not None else (self._source,)
 
     @staticmethod
     def _warn_if_profile(face: Face) -> None:
@@ -162,17 +236,20 @@ class FaceFusion:
                         "poor fusion", tuple(int(v) for v in face.box[:2]), yaw,
                         PROFILE_YAW_THRESHOLD)
 
-    def _fuse_faces(self, frame: np.ndarray, faces: list[Face]) -> np.ndarray:
+    def _fuse_pairs(self, frame: np.ndarray, pairs: list[tuple[Face, int]]) -> np.ndarray:
         # A small face still costs a full pass of the first tier: spend it on real context
         # (just under the next tier's threshold) instead of reflect padding.
         min_region = self.bundle.tiers.first_tier_limit
+        sources = self._sources()
         preps: list[FacePrep] = [
-            prepare_face(frame, face, self._source.image, self._source.landmarks,
+            prepare_face(frame, face, sources[index].image, sources[index].landmarks,
                          region=self.config.region, context=self.config.context,
                          min_region=min_region, composite=self.config.blend.composite)
-            for face in faces]
+            for face, index in pairs]
         if self.config.blend.refine == Refine.UNET:
-            refine_batch(self._backend, self.bundle.tiers, preps, self._source.identity)
+            for index in sorted({index for _, index in pairs}):  # one identity per batch
+                group = [prep for prep, (_, i) in zip(preps, pairs) if i == index]
+                refine_batch(self._backend, self.bundle.tiers, group, sources[index].identity)
         output = frame
         for prep in preps:
             output = prep.paste(output, self.config.ratio)

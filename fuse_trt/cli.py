@@ -12,11 +12,15 @@ from pathlib import Path
 import click
 
 from fuse_trt.commands.bench import bench_command
+from fuse_trt.commands.doctor import doctor_command
+from fuse_trt.commands.export_triton import export_triton_command
 from fuse_trt.commands.calibrate import calibrate_command, int8_build_options, int8_options
 from fuse_trt.commands.stream import stream_command
+from fuse_trt.commands.targeting import targeting_options
 from fuse_trt.commands.train import train_command
 from fuse_trt.engine.choices import BackendName, Blend, Precision, Region, values
 from fuse_trt.engine.errors import FuseTrtError
+from fuse_trt.engine.progress import enable_phase_lines
 
 def parse_tiers(value: str) -> tuple[int, ...]:
     try:
@@ -30,18 +34,22 @@ def parse_tiers(value: str) -> tuple[int, ...]:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="fuse-trt", prog_name="fuse-trt",
+                      message="%(prog)s %(version)s")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 def cli(verbose: int) -> None:
     """UNet face fusion compiled for TensorRT, with an ONNX Runtime CPU path."""
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s: %(message)s")
+    enable_phase_lines()  # a line per long step (export, calibration, TensorRT build) on stderr
 
 
 @cli.command()
 @click.argument("source")
 @click.argument("target")
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
-              help="Output image (.png, .jpg, .webp); written atomically.")
+              help="Output image (.png, .jpg, .webp), written atomically; with a folder or "
+              "glob TARGET, the output folder.")
 @click.option("--bundle", type=click.Path(path_type=Path), default=None,
               help="Bundle from `fuse-trt build`; default: the model shipped in the package.")
 @click.option("--backend", type=click.Choice(values(BackendName)),
@@ -50,6 +58,8 @@ def cli(verbose: int) -> None:
 @click.option("--precision", type=click.Choice(values(Precision)),
               default=Precision.FP32.value,
               show_default=True)
+@click.option("--url", default=None, metavar="HOST:PORT",
+              help="With --backend triton: the server (grpc://HOST:PORT for gRPC).")
 @click.option("--blend", type=click.Choice(values(Blend)), default=Blend.CLASSIC.value,
               show_default=True, help="classic: colour transfer + feathered paste; unet: the "
               "trained refiner (docs/quality.md); seamless: OpenCV Poisson blending.")
@@ -60,21 +70,30 @@ def cli(verbose: int) -> None:
               help="0 keeps the target's face, 1 pastes the source's.")
 @click.option("--face", "face_choice", default="largest", show_default=True,
               help="Which target face: largest, all, or an index (largest first).")
+@targeting_options
 def fuse(source: str, target: str, output: Path, bundle: Path | None, backend: str,
-         precision: str, blend: str, region: str, ratio: float, face_choice: str) -> None:
-    """Fuse the face in SOURCE onto the face(s) in TARGET. SOURCE/TARGET may be sample:NAME."""
+         precision: str, url: str | None, blend: str, region: str, ratio: float,
+         face_choice: str, target_face: str | None, mapping: tuple, similarity: float) -> None:
+    """Fuse the face in SOURCE onto the face(s) in TARGET. SOURCE/TARGET may be sample:NAME;
+    TARGET may be a folder or a quoted glob ('shots/*.jpg'), then -o is a folder. With --map,
+    SOURCE is - (the sources come from the map)."""
     from fuse_trt.api import FaceFusion, FusionConfig
+    from fuse_trt.commands.batch import is_batch_target, run_batch
+    from fuse_trt.commands.targeting import apply_targeting
     from fuse_trt.engine.faces.samples import resolve_image_path
     from fuse_trt.engine.images import read_image, write_image
 
-    source_image = read_image(resolve_image_path(source))
-    target_image = read_image(resolve_image_path(target))
-    if output.is_dir():
+    batch = is_batch_target(target)
+    target_image = None if batch else read_image(resolve_image_path(target))
+    if output.is_dir() and not batch:
         raise FuseTrtError(f"{output}: is a directory; give an output file name such as out.png")
-    config = FusionConfig(bundle=bundle, backend=backend, precision=precision, blend=blend,
-                          region=region, ratio=ratio, face=face_choice)
+    config = FusionConfig(bundle=bundle, backend=backend, precision=precision, url=url,
+                          blend=blend, region=region, ratio=ratio, face=face_choice)
     with FaceFusion(config) as fusion:
-        fusion.set_source(source_image.rgb)
+        apply_targeting(fusion, source, target_face, mapping, similarity)
+        if batch:
+            run_batch(fusion, target, output)
+            return
         fused = fusion.fuse(target_image.rgb)
     write_image(output, fused, target_image.alpha)
     click.echo(f"wrote {output}")
@@ -170,7 +189,8 @@ def info(bundle: Path | None) -> None:
     click.echo(describe(bundle))
 
 
-for command in (calibrate_command, bench_command, stream_command, train_command):
+for command in (calibrate_command, bench_command, stream_command, train_command,
+                export_triton_command, doctor_command):
     cli.add_command(command)
 
 

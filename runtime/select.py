@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +17,14 @@ from fuse_trt.runtime.protocol import Backend
 log = logging.getLogger("fuse_trt")
 
 
+def _importable(name: str) -> bool:
+    if name in sys.modules:  # a module put there may have no __spec__ (find_spec raises)
+        return sys.modules[name] is not None
+    return importlib.util.find_spec(name) is not None
+
+
 def tensorrt_installed() -> bool:
-    return all(importlib.util.find_spec(name) is not None for name in ("tensorrt", "pycuda"))
+    return all(_importable(name) for name in ("tensorrt", "pycuda"))
 
 
 def torch_installed() -> bool:
@@ -132,12 +139,14 @@ def resolve_backend_name(bundle: Bundle, requested: BackendName | str,
 
 
 def open_backend(bundle: Bundle, backend: BackendName | str = BackendName.AUTO,
-                 precision: Precision | str | None = None) -> Backend:
-    """An inactive backend for ``bundle``; call ``activate()`` (or use ``with``)."""
-    return open_selected(bundle, select_backend(bundle, backend, precision))
+                 precision: Precision | str | None = None, url: str | None = None) -> Backend:
+    """An inactive backend for ``bundle``; call ``activate()`` (or use ``with``). ``url``:
+    the server of the ``triton`` backend."""
+    return open_selected(bundle, select_backend(bundle, backend, precision), url)
 
 
-def open_selected(bundle: Bundle, selection: BackendSelection) -> Backend:
+def open_selected(bundle: Bundle, selection: BackendSelection,
+                  url: str | None = None) -> Backend:
     """An inactive backend for ``selection`` (from :func:`select_backend`)."""
     name, precision = selection.name, selection.precision
     log.info("%s", selection.describe())
@@ -149,6 +158,8 @@ def open_selected(bundle: Bundle, selection: BackendSelection) -> Backend:
                                   OrtConfig(providers=selection.providers))
     if name == BackendName.TORCH:
         return _torch_backend(bundle, precision)
+    if name == BackendName.TRITON:
+        return _triton_backend(bundle, precision, url)
     from fuse_trt.runtime.tensorrt_backend import TensorRTBackend
 
     return TensorRTBackend(tensorrt_plan_path(bundle, precision), bundle.spec, bundle.tiers,
@@ -195,3 +206,12 @@ def _torch_backend(bundle: Bundle, precision: Precision) -> Backend:
     if precision == Precision.FP16:
         device = "cuda"
     return TorchBackend(make_model, bundle.spec, bundle.tiers, precision, device=device)
+
+
+def _triton_backend(bundle: Bundle, precision: Precision, url: str | None) -> Backend:
+    if not url:
+        raise BackendUnavailableError("the triton backend needs the server's address: "
+                                      "--url HOST:PORT (grpc://HOST:PORT for gRPC)")
+    from fuse_trt.runtime.triton_backend import TritonBackend
+
+    return TritonBackend(url, bundle.spec, bundle.tiers, precision)

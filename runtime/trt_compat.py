@@ -10,6 +10,7 @@ tests run this module against strict stand-ins generated from those dumps.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Literal
@@ -150,6 +151,15 @@ class TensorRTCompat:
         config.default_device_type = self.trt.DeviceType.DLA
         config.DLA_core = core
         config.set_flag(self.trt.BuilderFlag.GPU_FALLBACK)
+
+    def attach_progress_monitor(self, config, make_monitor: Callable[[ModuleType], object]):
+        """Report build phases through ``make_monitor(trt)`` (an IProgressMonitor) and return
+        it, to be kept alive for the build; None on 8.6, which has no progress monitor."""
+        if self.major < 10:
+            return None
+        monitor = make_monitor(self.trt)
+        config.progress_monitor = monitor
+        return monitor
 
     def attach_calibrator(self, config, calibrator, profile) -> bool:
         """Implicit INT8 calibration (8.6, weakly typed 10.x); it does not exist in 11.x."""

@@ -8,7 +8,7 @@ thread at a time; create one per worker thread.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -32,6 +32,7 @@ class Face:
     box: Box
     landmarks: np.ndarray
     score: float
+    track: int | None = field(default=None, compare=False)  # the tracker's id, in a stream
 
     @property
     def area(self) -> float:

@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING
 
 import click
 
+from fuse_trt.commands.targeting import targeting_options
 from fuse_trt.engine.choices import BackendName, Blend, FaceChoice, Precision, values
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from fuse_trt.api import FusionConfig
     from fuse_trt.stream import StreamConfig, StreamStats
 
@@ -27,8 +26,8 @@ def _check_face_choice(ctx: click.Context, param: click.Parameter, value: str) -
 
 @click.command("stream")
 @click.argument("input_spec", metavar="INPUT")
-@click.option("--source", "source_face", required=True,
-              help="Image with the face to paste (a path or sample:NAME).")
+@click.option("--source", "source_face", default=None,
+              help="Image with the face to paste (a path or sample:NAME); not with --map.")
 @click.option("-o", "--output", required=True,
               help="Output video (.mp4, .avi, .mkv, .mov, .webm), or - for none. Written to a "
               "temp file and renamed when finished, Ctrl-C and SIGTERM included.")
@@ -40,6 +39,8 @@ def _check_face_choice(ctx: click.Context, param: click.Parameter, value: str) -
 @click.option("--precision", type=click.Choice(values(Precision)),
               default=Precision.FP32.value,
               show_default=True)
+@click.option("--url", default=None, metavar="HOST:PORT",
+              help="With --backend triton: the server (grpc://HOST:PORT for gRPC).")
 @click.option("--blend", type=click.Choice(values(Blend)), default=Blend.CLASSIC.value,
               show_default=True, help="classic: colour transfer + feathered paste; unet: the "
               "trained refiner (docs/quality.md); seamless: OpenCV Poisson blending.")
@@ -50,6 +51,7 @@ def _check_face_choice(ctx: click.Context, param: click.Parameter, value: str) -
 @click.option("--face", "face_choice", default="largest", show_default=True,
               callback=_check_face_choice,
               help="Which faces: largest, all, or an index (largest first).")
+@targeting_options
 @click.option("--smooth/--no-smooth", default=True, show_default=True,
               help="Smooth landmarks across frames (One Euro filter).")
 @click.option("--json", "json_path", type=click.Path(path_type=Path, dir_okay=False),
@@ -57,27 +59,27 @@ def _check_face_choice(ctx: click.Context, param: click.Parameter, value: str) -
 @click.option("--progress/--no-progress", default=None,
               help="Live progress line on stderr [default: when stderr is a terminal].")
 def stream_command(input_spec: str, source_face: str, output: str, bundle: Path | None,
-                   backend: str, precision: str, blend: str, max_frames: int | None, every: int,
-                   face_choice: str, smooth: bool, json_path: Path | None,
+                   backend: str, precision: str, url: str | None, blend: str,
+                   max_frames: int | None, every: int,
+                   face_choice: str, target_face: str | None, mapping: tuple,
+                   similarity: float, smooth: bool, json_path: Path | None,
                    progress: bool | None) -> None:
     """Fuse the face in --source into every frame of INPUT: a video file, a camera index or an
     OpenCV capture string (e.g. a GStreamer pipeline). Frames without a face pass through."""
     from fuse_trt.api import FusionConfig
-    from fuse_trt.engine.faces.samples import resolve_image_path
-    from fuse_trt.engine.images import read_image
     from fuse_trt.engine.errors import FuseTrtError
     from fuse_trt.stream import SmoothingConfig, StreamConfig, TrackerConfig, summary_lines
 
     if json_path is not None and not json_path.parent.is_dir():
         raise FuseTrtError(f"{json_path}: directory {json_path.parent} does not exist")
-    face_image = read_image(resolve_image_path(source_face)).rgb
+    targeting = (source_face, target_face, mapping, similarity)
     config = StreamConfig(face=face_choice, max_frames=max_frames, tracker=TrackerConfig(
         every=every, smoothing=SmoothingConfig(enabled=smooth)))
-    fusion_config = FusionConfig(bundle=bundle, backend=backend, precision=precision,
+    fusion_config = FusionConfig(bundle=bundle, backend=backend, precision=precision, url=url,
                                  blend=blend, face=FaceChoice.ALL)
     info = {"blend": blend, "precision": precision, "face": face_choice, "every": every,
             "smooth": smooth}
-    stats, received = _run(input_spec, output, face_image, fusion_config, config, info, progress)
+    stats, received = _run(input_spec, output, targeting, fusion_config, config, info, progress)
     for text in summary_lines(stats):
         click.echo(text)
     if json_path is not None:
@@ -87,15 +89,16 @@ def stream_command(input_spec: str, source_face: str, output: str, bundle: Path 
         sys.exit(EXIT_CODES.get(received[0], 1))
 
 
-def _run(input_spec: str, output: str, face_image: np.ndarray, fusion_config: FusionConfig,
+def _run(input_spec: str, output: str, targeting: tuple, fusion_config: FusionConfig,
          config: StreamConfig, info: dict, progress: bool | None) -> tuple[StreamStats, list[int]]:
     """Open everything, run the pipeline with Ctrl-C/SIGTERM as stop requests, close."""
     from fuse_trt.api import FaceFusion
+    from fuse_trt.commands.targeting import apply_targeting
     from fuse_trt.stream import Pipeline, ProgressLine, VideoSource, open_sink, stop_on_signals
 
     with VideoSource(input_spec) as video, FaceFusion(fusion_config) as fusion:
         sink = open_sink(output, video.info.fps)
-        fusion.set_source(face_image)
+        apply_targeting(fusion, *targeting)
         pipeline = Pipeline(fusion, video, sink, config)
         backend = fusion.backend.name if fusion.backend is not None else "none"
         pipeline.stats.info.update(info, backend=backend)

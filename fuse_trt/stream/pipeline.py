@@ -21,6 +21,7 @@ import numpy as np
 
 from fuse_trt.engine.choices import FaceChoice, values
 from fuse_trt.engine.faces import PROFILE_YAW_THRESHOLD, Face, FaceDetector, yaw_ratio
+from fuse_trt.engine.faces.assignment import TrackAssignment
 from fuse_trt.engine.errors import FuseTrtError
 from fuse_trt.stream.sinks import NullSink
 from fuse_trt.stream.sources import VideoSource
@@ -88,6 +89,10 @@ class Pipeline:
         self.tracker = FaceTracker(FaceDetector(fusion.config.detector), config.tracker,
                                    source.info.fps)
         self._drop_late = source.info.live if config.drop_late is None else config.drop_late
+        mapping = fusion.mapping
+        self.assignment = None if mapping is None else TrackAssignment(mapping.references,
+                                                                       mapping.threshold)
+        self.last_assignment: dict[int, int] = {}  # track id -> source index, latest frame
         self.stats = StatsRecorder(_describe(source, sink))
         self._queues = [queue.Queue(maxsize=max(1, config.queue_size)) for _ in range(3)]
         self._stop, self._abort = threading.Event(), threading.Event()
@@ -230,7 +235,8 @@ class Pipeline:
 
     def _fuse(self, item: _Frame) -> _Frame:
         start = time.perf_counter()
-        chosen = select_faces(item.faces, self.config.face)
+        # With a mapping every face is a candidate: the references choose, not --face.
+        chosen = item.faces if self.assignment else select_faces(item.faces, self.config.face)
         frontal = [face for face in chosen if not self._is_profile(face)]
         self.stats.count("profile_faces", len(chosen) - len(frontal))
         if not chosen:
@@ -245,15 +251,27 @@ class Pipeline:
     def _is_profile(self, face: Face) -> bool:
         return self.config.skip_profiles and yaw_ratio(face.landmarks) > PROFILE_YAW_THRESHOLD
 
+    def _assign(self, item: _Frame, faces: list[Face]) -> list[tuple[Face, int]]:
+        """(face, source) per tracked face; a track keeps its source while it lives."""
+        by_track = {face.track: face for face in faces}
+        held = self.assignment.update(list(by_track), lambda track: self.fusion.embed_face(
+            item.image, by_track[track]))
+        if held != self.last_assignment:
+            log.info("frame %d: track -> source %s", item.index, held)
+        self.last_assignment = held
+        return [(by_track[track], source) for track, source in held.items()]
+
     def _fuse_faces(self, item: _Frame, faces: list[Face]) -> np.ndarray:
         try:
-            fused = self.fusion.fuse(item.image, faces=faces, require_face=False)
+            assigned = self._assign(item, faces) if self.assignment else None
+            fused = self.fusion.fuse(item.image, faces=faces, require_face=False,
+                                     assigned=assigned)
         except (FuseTrtError, cv2.error) as error:  # one odd frame must not end a camera feed
             log.warning("frame %d left unchanged: %s", item.index, error)
             self.stats.count("fuse_errors")
             return item.image
         self.stats.count("fused_frames")
-        self.stats.count("faces_fused", len(faces))
+        self.stats.count("faces_fused", len(faces if assigned is None else assigned))
         return fused
 
     def _encode(self, item: _Frame) -> _Frame:

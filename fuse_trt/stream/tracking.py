@@ -81,10 +81,10 @@ def _face_points(face: Face) -> np.ndarray:
     return np.vstack([face.landmarks, [[x, y], [x + w, y + h]]]).astype(np.float32)
 
 
-def _points_face(points: np.ndarray, score: float) -> Face:
+def _points_face(points: np.ndarray, score: float, track: int | None = None) -> Face:
     (x0, y0), (x1, y1) = points[5], points[6]
     return Face((float(x0), float(y0), float(x1 - x0), float(y1 - y0)),
-                np.ascontiguousarray(points[:5], dtype=np.float32), score)
+                np.ascontiguousarray(points[:5], dtype=np.float32), score, track)
 
 
 def _eye_distance(landmarks: np.ndarray) -> float:
@@ -94,7 +94,8 @@ def _eye_distance(landmarks: np.ndarray) -> float:
 class _Track:
     """One face followed across frames: the measured points and their filtered version."""
 
-    def __init__(self, face: Face, index: int, smoothing: SmoothingConfig):
+    def __init__(self, face: Face, index: int, smoothing: SmoothingConfig, track_id: int = 0):
+        self.track_id = track_id  # unique within one tracker, never reused
         self.raw = _face_points(face)
         self.score = face.score
         self.index = index
@@ -122,7 +123,7 @@ class _Track:
         self.smoothed = self._filter(dt)
 
     def face(self) -> Face:
-        return _points_face(self.smoothed, self.score)
+        return _points_face(self.smoothed, self.score, self.track_id)
 
 
 class FaceTracker:
@@ -141,6 +142,7 @@ class FaceTracker:
         self._tracks: list[_Track] = []
         self._previous: np.ndarray | None = None  # grey frame, kept only when tracking
         self._last_detection = -(10 ** 9)
+        self._next_track_id = 0
 
     def update(self, frame: np.ndarray, index: int) -> tuple[list[Face], bool]:
         """The faces in ``frame`` (the ``index``-th of the stream) and whether it was detected."""
@@ -160,7 +162,8 @@ class FaceTracker:
         for face in self.detector.detect(frame):
             track = self._match(face, unmatched)
             if track is None:
-                track = _Track(face, index, self.config.smoothing)
+                self._next_track_id += 1
+                track = _Track(face, index, self.config.smoothing, self._next_track_id)
             else:
                 unmatched.remove(track)
                 track.measure(_face_points(face), index, self.fps, face.score)

@@ -21,6 +21,8 @@ def build_plan_bytes(builder, network, config):
     problem = _build_problem(emu, network, config)
     if problem is None and "INT8" in config._flags and peek(config, "int8_calibrator") is not None:
         problem = _calibrate(emu, network, config)
+    if problem is None:
+        problem = _report_progress(emu, config)
     if problem is not None:
         emu.log(logger, "ERROR", f"build_serialized_network: {problem}")
         return None
@@ -30,6 +32,27 @@ def build_plan_bytes(builder, network, config):
     emu.log(logger, "INFO", f"emulated build: {len(header['profiles'])} profiles, "
                             f"{header['precision']}")
     return emu.new("IHostMemory", PLAN_MAGIC + json.dumps(header).encode() + b"\n" + network._model)
+
+
+BUILD_PHASES = (("Building engine", None, 2), ("Tactic selection", "Building engine", 3))
+
+
+def _report_progress(emu, config) -> str | None:
+    """Drive an attached IProgressMonitor through nested phases, as TensorRT 10 does."""
+    members = object.__getattribute__(type(config), "_fake_members")
+    monitor = peek(config, "progress_monitor") if "progress_monitor" in members else None
+    if monitor is None:
+        return None
+    if not isinstance(monitor, emu.classes["IProgressMonitor"]):
+        return f"progress_monitor is {type(monitor).__name__}, not an IProgressMonitor"
+    for name, parent, steps in BUILD_PHASES:
+        monitor.phase_start(name, parent, steps)
+    for name, _, steps in reversed(BUILD_PHASES):
+        for step in range(steps):
+            if monitor.step_complete(name, step) is not True:
+                return "the progress monitor cancelled the build"
+        monitor.phase_finish(name)
+    return None
 
 
 def _build_problem(emu, network, config) -> str | None:

@@ -246,6 +246,7 @@ class BuilderConfigImpl:
     DLA_core = settable(-1)
     hardware_compatibility_level = settable(None)
     int8_calibrator = settable(None)
+    progress_monitor = settable(None)  # 10.x and later: the dumps of 8.6 have no such member
     num_optimization_profiles = property(lambda self: len(self._profiles))
 
     def set_flag(self, flag):

@@ -21,8 +21,10 @@ class FakeCudaError(RuntimeError):
 
 
 class FakeGpu:
-    def __init__(self, name: str = "Emulated GPU", compute_capability=(8, 7)):
+    def __init__(self, name: str = "Emulated GPU", compute_capability=(8, 7),
+                 total_memory: int = 8 << 30, integrated: bool = False):
         self.name, self.compute_capability = name, tuple(compute_capability)
+        self.total_memory, self.integrated = int(total_memory), bool(integrated)
         self.allocations: dict[int, np.ndarray] = {}
         self.streams: dict[int, FakeStream] = {}
         self.counts: Counter = Counter()
@@ -160,6 +162,20 @@ def make_pycuda(gpu: FakeGpu) -> tuple[types.ModuleType, types.ModuleType]:
         def retain_primary_context(self):
             return FakeContext(gpu)
 
+        @staticmethod
+        def count():
+            return 1
+
+        def total_memory(self):
+            return gpu.total_memory
+
+        def get_attribute(self, attribute):
+            if attribute is not device_attribute.INTEGRATED:
+                raise FakeCudaError(f"the fake device knows no attribute {attribute!r}")
+            return int(gpu.integrated)
+
+    device_attribute = types.SimpleNamespace(INTEGRATED=object())
+
     def mem_alloc(nbytes):
         gpu.require_context("mem_alloc")
         gpu.counts["mem_alloc"] += 1
@@ -186,7 +202,8 @@ def make_pycuda(gpu: FakeGpu) -> tuple[types.ModuleType, types.ModuleType]:
         init=lambda: None, Device=Device, Context=FakeContext, mem_alloc=mem_alloc,
         pagelocked_empty=pagelocked_empty, memcpy_htod_async=memcpy_htod_async,
         memcpy_dtoh_async=memcpy_dtoh_async, Stream=lambda: FakeStream(gpu),
-        get_version=lambda: (12, 4, 0), get_driver_version=lambda: 12040)
+        get_version=lambda: (12, 4, 0), get_driver_version=lambda: 12040,
+        device_attribute=device_attribute, Error=FakeCudaError)
     package = types.ModuleType("pycuda")
     package.__path__ = []
     package.driver = driver
