@@ -14,6 +14,7 @@ from pathlib import Path
 
 import onnx
 
+from fuse_trt.build_engine.schedule import schedule_for_memory
 from fuse_trt.engine.spec import ModelSpec
 from fuse_trt.engine.tiers import TierSpec
 
@@ -55,6 +56,7 @@ def export_onnx(model, spec: ModelSpec, path: Path, config: ExportConfig = Expor
         graph = onnx.load(str(raw_path))
         if config.simplify:
             graph = simplify(graph)
+        graph = schedule_for_memory(graph)
         graph = onnx.shape_inference.infer_shapes(graph, strict_mode=True)
         save_onnx(graph, path, external_data=external)
     check_onnx(path, spec)
