@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONSTRAINTS := -c constraints-cpu.txt
 
-.PHONY: demo test install install-dev bench quality train clean
+.PHONY: demo test install install-dev bench quality train mutation clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ bench: install-dev
 
 quality: install-dev
 	$(BIN)/python docs/make_quality_report.py
+
+# Mutation testing of the engine's core (benchmarks/mutation/README.md); not part of `make test`.
+# Rewrites docs/mutation.md and docs/mutation.json.
+mutation: install-dev
+	nice -n 19 $(BIN)/python benchmarks/mutation/run.py
 
 train: install-dev
 	$(BIN)/fuse-trt train -o fuse_trt/models/default

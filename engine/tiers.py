@@ -102,8 +102,9 @@ class TierPlan:
         resized = image.swapaxes(0, 1) if self.transposed else image
         if self.scaled_shape != resized.shape[:2]:
             height, width = self.scaled_shape
-            resized = cv2.resize(image, (width, height), interpolation=interpolation)
-            if image.ndim == 3 and resized.ndim == 2:
+            turned = resized
+            resized = cv2.resize(turned, (width, height), interpolation=interpolation)
+            if turned.ndim == 3 and resized.ndim == 2:
                 resized = resized[:, :, None]
         pad_h, pad_w = self.pad_bottom_right
         if pad_h == 0 and pad_w == 0:

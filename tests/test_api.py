@@ -7,6 +7,7 @@ import pytest
 from fuse_trt import FaceFusion, FusionConfig
 from fuse_trt.engine.faces import load_sample
 from fuse_trt.engine.errors import FuseTrtError
+from tests.conftest import tiny_tiers
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +55,30 @@ def test_largest_and_index_pick_one_face(source, two_face_frame):
         assert min(halves) == 0 and max(halves) > 2000
 
 
+@pytest.fixture(scope="module")
+def small_then_large_frame():
+    """A half-size astronaut on the left, the full-size one on the right."""
+    face = load_sample("astronaut")
+    small = np.full_like(face, 128)
+    small[128:384, 128:384] = face[::2, ::2]
+    return np.hstack([small, face])
+
+
+def test_largest_picks_the_bigger_of_two_faces_of_different_sizes(source, small_then_large_frame):
+    frame = small_then_large_frame
+    with FaceFusion(FusionConfig(face="all", blend="classic")) as fusion:
+        fusion.set_source(source)
+        faces = fusion.detector.detect(frame)
+    widths = sorted(face.box[2] for face in faces)
+    assert len(faces) == 2 and widths[1] > 1.6 * widths[0]  # really two sizes
+    with FaceFusion(FusionConfig(face="largest", blend="classic")) as fusion:
+        fusion.set_source(source)
+        fused = fusion.fuse(frame)
+    changed = np.abs(fused.astype(int) - frame.astype(int)).sum(2) > 30
+    assert changed[:, :512].sum() == 0  # the small face is left alone
+    assert changed[:, 512:].sum() > 2000  # the large one is fused
+
+
 def test_fuse_from_a_worker_thread_matches_the_main_thread(source):
     target = load_sample("astronaut")
     with FaceFusion(FusionConfig(blend="unet")) as fusion:
@@ -66,24 +91,87 @@ def test_fuse_from_a_worker_thread_matches_the_main_thread(source):
     np.testing.assert_array_equal(results[0], expected)
 
 
-def test_two_input_model_runs_through_the_pipeline(tiny_identity_bundle, source):
-    config = FusionConfig(bundle=tiny_identity_bundle.directory, backend="onnxruntime",
-                          blend="unet")
-    with FaceFusion(config) as fusion:
+def fuse_on(backend, source, target, blend="unet", **config):
+    if blend == "classic":  # no UNet runs: choosing a backend would be a conflict
+        config = {key: value for key, value in config.items() if key != "region"}
+        fusion_config = FusionConfig(composite="colour", refine="none", **config)
+    else:
+        fusion_config = FusionConfig(backend=backend, blend=blend, **config)
+    with FaceFusion(fusion_config) as fusion:
         fusion.set_source(source)
-        assert fusion._source.identity.shape == (128,)
-        fused = fusion.fuse(load_sample("astronaut"))
-    assert fused.shape == load_sample("astronaut").shape
+        calls = count_infer_calls(fusion.backend) if fusion.backend else []
+        return fusion.fuse(target), calls, fusion
+
+
+def assert_fused_like_the_other_backend(onnxruntime, torch, classic, target):
+    """ONNX Runtime and PyTorch run the same UNet: the frames agree to rounding, the UNet's
+    output (not just the classical composite) reached the frame, the face really changed,
+    and pixels far from the face keep the target's values."""
+    assert np.abs(onnxruntime.astype(int) - torch.astype(int)).max() <= 1
+    assert (np.abs(onnxruntime.astype(int) - classic.astype(int)).sum(2) > 6).sum() > 500
+    changed = np.abs(onnxruntime.astype(int) - target.astype(int)).sum(2)
+    assert (changed > 30).sum() > 2000
+    assert changed[-40:, :].max() == 0 and changed[:, :40].max() == 0
+
+
+def test_two_input_model_runs_through_the_pipeline(tiny_identity_bundle, source):
+    target = load_sample("astronaut")
+    bundle = tiny_identity_bundle.directory
+    fused, _, fusion = fuse_on("onnxruntime", source, target, bundle=bundle)
+    assert fusion._source.identity.shape == (128,)
+    reference, _, _ = fuse_on("torch", source, target, bundle=bundle)
+    classic, _, _ = fuse_on("onnxruntime", source, target, "classic", bundle=bundle)
+    assert_fused_like_the_other_backend(fused, reference, classic, target)
 
 
 def test_frame_region_runs_the_whole_frame(source):
     target = load_sample("astronaut")
-    with FaceFusion(FusionConfig(region="frame", blend="unet")) as fusion:
-        fusion.set_source(source)
-        calls = count_infer_calls(fusion.backend)
-        fused = fusion.fuse(target)
+    fused, calls, _ = fuse_on("onnxruntime", source, target, region="frame")
     assert calls == [("768", 1)]  # 512x512 frame -> the 768 tier
-    assert fused.shape == target.shape
+    reference, torch_calls, _ = fuse_on("torch", source, target, region="frame")
+    assert torch_calls == calls
+    classic, _, _ = fuse_on("onnxruntime", source, target, "classic", region="frame")
+    assert_fused_like_the_other_backend(fused, reference, classic, target)
+
+
+def white_bundle(directory, spec):
+    """A bundle whose "UNet" outputs white (1.0) whatever it is fed: known output pixels."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from fuse_trt.engine.bundle import Bundle, Manifest
+
+    inputs = [helper.make_tensor_value_info(t.name, TensorProto.FLOAT,
+                                            ["N", t.channels, "H", "W"] if t.layout == "image"
+                                            else ["N", t.channels]) for t in spec.inputs]
+    output = helper.make_tensor_value_info("fused", TensorProto.FLOAT, ["N", 3, "H", "W"])
+    zero = helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0])
+    one = helper.make_tensor("one", TensorProto.FLOAT, [], [1.0])
+    nodes = [helper.make_node("Mul", ["composite", "zero"], ["nothing"]),
+             helper.make_node("Add", ["nothing", "one"], ["fused"])]
+    graph = helper.make_graph(nodes, "white", inputs, [output], initializer=[zero, one])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    directory.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, directory / "model.onnx")
+    bundle = Bundle(directory, Manifest(spec=spec, tiers=tiny_tiers(spec.stride)))
+    return bundle.add_artifact(directory / "model.onnx", "onnx", "fp32")
+
+
+@pytest.mark.parametrize("region", ["face", "frame"])
+def test_the_unet_output_is_what_gets_pasted(tmp_path, source, tiny_identity_bundle, region):
+    """A model that outputs white: the face centre (full paste weight) must come out 255
+    exactly and far pixels must keep the target; a pipeline that pasted the composite, or
+    lost the model's output anywhere between infer and paste, fails."""
+    target = load_sample("astronaut")
+    bundle = white_bundle(tmp_path / "white", tiny_identity_bundle.spec)
+    fused, calls, fusion = fuse_on("onnxruntime", source, target, bundle=bundle.directory,
+                                   region=region)
+    assert len(calls) == 1 and fusion._source.identity.shape == (128,)
+    [face] = fusion.detector.detect(target)
+    nose_x, nose_y = np.round(face.landmarks[2]).astype(int)
+    centre = fused[nose_y - 4:nose_y + 5, nose_x - 4:nose_x + 5]
+    assert np.all(centre == 255), centre[..., 0]
+    assert np.array_equal(fused[-40:], target[-40:]) and np.array_equal(fused[:, :40], target[:, :40])
 
 
 def test_frames_without_a_face_pass_through_when_allowed(source):

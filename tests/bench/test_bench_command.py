@@ -2,6 +2,7 @@
 import json
 
 import cv2
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -66,7 +67,17 @@ def test_stability_runs_every_fusion_and_reports_each_phase(bench_run):
     assert run["backend"] == "onnxruntime" and run["fusions"] == 4
     assert run["phases"][-1]["fusions_done"] == 4 and len(run["phases"]) >= 2
     assert all(phase["rss_mib"] > 0 for phase in run["phases"])
-    assert isinstance(run["flat"], bool)
+    # The verdict recomputed from the phases it reports, by a second implementation: numpy's
+    # least-squares line for the trend, the peak rise over the measured phases.
+    measured = run["phases"][1:]
+    done = np.array([phase["fusions_done"] for phase in measured], float)
+    rss = np.array([phase["rss_mib"] for phase in measured])
+    peaks = np.array([phase["peak_rss_mib"] for phase in measured])
+    trend = np.polyfit(done, rss, 1)[0] * (done[-1] - done[0])
+    assert run["trend_mib"] == pytest.approx(trend, abs=1e-6)
+    assert run["peak_drift_mib"] == pytest.approx(peaks.max() - peaks[0])
+    tolerance = run["tolerance_mib"]
+    assert run["flat"] is bool(trend <= tolerance and peaks.max() - peaks[0] <= tolerance)
 
 
 def test_markdown_and_png_are_written(bench_run):

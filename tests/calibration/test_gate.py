@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from fuse_trt.calibration.dataset import CalibrationSample
-from fuse_trt.calibration.gate import GateConfig, compare, enforce
+from fuse_trt.calibration.gate import GateConfig, TierAccuracy, compare, enforce
 from fuse_trt.engine.spec import FUSION_SPEC
 from fuse_trt.engine.errors import AccuracyGateError
 from fuse_trt.runtime.protocol import Backend, BackendMemory
@@ -47,9 +47,9 @@ def _sample(tier: str, size: int) -> CalibrationSample:
 SAMPLES = [_sample("32", 32), _sample("48", 48), _sample("64", 64)]
 
 
-def _report(reference, candidate, config=GateConfig()):
+def _report(reference, candidate, config=GateConfig(), samples=SAMPLES):
     with reference, candidate:
-        return compare(reference, candidate, SAMPLES, config)
+        return compare(reference, candidate, samples, config)
 
 
 def test_psnr_max_diff_and_residual_ratio_per_tier():
@@ -87,3 +87,34 @@ def test_failure_message_lists_failing_tiers_and_suggests_keep_fp():
     message = str(failure.value)
     assert "tier 32: 26.0 dB < 35 dB" in message and "tier 64:" in message
     assert "--keep-fp /enc/Conv,/head/Conv" in message and "--int8-ops Conv" in message
+
+
+def _accuracy(psnr_db, mean_abs_error=0.001, mean_residual=0.01):
+    return TierAccuracy("32", 1, psnr_db, 0.01, mean_abs_error, mean_residual)
+
+
+def test_the_thresholds_themselves_pass():
+    config = GateConfig(min_psnr_db=35.0, max_residual_ratio=0.5)
+    assert _accuracy(35.0, mean_abs_error=0.005).failures(config) == []  # ratio exactly 0.5
+    assert _accuracy(34.99).failures(config) == ["35.0 dB < 35 dB"]
+    assert _accuracy(40.0, mean_abs_error=0.00501).failures(config) == ["residual ratio 0.50 > 0.5"]
+    assert _accuracy(40.0, mean_residual=0.99e-5).residual_ratio is None  # under MIN_RESIDUAL
+
+
+def test_an_empty_mask_weighs_every_pixel_the_same():
+    """An empty mask: plain mean and MSE over the whole output, as computed by hand."""
+    feed = {**SAMPLES[0].feed, "mask": np.zeros_like(SAMPLES[0].feed["mask"])}
+    report = _report(ShiftBackend(0.0), ShiftBackend(0.0, error=0.01),
+                     samples=[CalibrationSample("synthetic/flat", "32", feed)])
+    [tier] = report.tiers
+    assert tier.psnr_db == pytest.approx(40.0, abs=1e-3)  # MSE 1e-4 everywhere
+    assert tier.mean_abs_error == pytest.approx(0.01, rel=1e-4)
+
+
+def test_reports_and_configs_are_frozen():
+    import dataclasses
+
+    report = _report(ShiftBackend(0.02), ShiftBackend(0.02, error=0.01))
+    for value, field in ((report, "tiers"), (report.tiers[0], "psnr_db"), (GateConfig(), "min_psnr_db")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(value, field, None)

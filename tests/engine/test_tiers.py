@@ -1,5 +1,6 @@
 import logging
 
+import cv2
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -41,16 +42,54 @@ def test_profiles_are_no_larger_than_what_the_planner_sends():
         assert FRAME_TIERS.plan(*landscape[::-1]).planned_shape == tier.max_shape
 
 
+def ramp(height, width, channels):
+    """A smooth float image: x + 2y per channel, so resizing keeps it nearly intact."""
+    rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
+    plane = cols / max(width - 1, 1) + 2.0 * rows / max(height - 1, 1)
+    return np.dstack([plane + channel for channel in range(channels)])
+
+
 @settings(max_examples=150, deadline=None)
 @given(height=st.integers(1, 1400), width=st.integers(1, 1400), channels=st.sampled_from([1, 3]),
        region=st.sampled_from(["face", "frame"]))
 def test_plan_then_undo_returns_original_size(height, width, channels, region):
-    image = np.random.default_rng(0).integers(0, 255, (height, width, channels), np.uint8)
+    image = ramp(height, width, channels)
     plan = (DEFAULT_TIERS if region == "face" else FRAME_TIERS).plan(height, width)
     planned = plan.apply(image)
     assert planned.shape == (*plan.planned_shape, channels)
     restored = plan.undo(planned)
     assert restored.shape == image.shape
+    if plan.scaled_shape == plan.original_shape:
+        np.testing.assert_array_equal(restored, image)  # padding only: exact
+    elif min(plan.scaled_shape) >= 16:  # scaled and back: a smooth ramp (values 0..3 + c)
+        assert np.abs(restored - image).mean() < 0.02  # comes back within interpolation
+
+
+def test_padding_reflects_the_image_hand_computed():
+    tiers = TierTable.from_short_edges((4, 8), stride=4)
+    image = np.array([[1, 2, 3], [4, 5, 6]], np.uint8)
+    plan = tiers.plan(2, 3)
+    assert plan.planned_shape == (4, 4)
+    np.testing.assert_array_equal(plan.apply(image), [[1, 2, 3, 3],
+                                                      [4, 5, 6, 6],
+                                                      [4, 5, 6, 6],
+                                                      [1, 2, 3, 3]])
+
+
+@pytest.mark.parametrize("shape", [(300, 400), (100, 3000), (700, 1000)])
+def test_pad_contents_mirror_the_image(shape):
+    """Rows and columns past the image repeat it mirrored (edge pixel included), as np.pad's
+    "symmetric" mode computes independently of OpenCV."""
+    image = np.random.default_rng(1).integers(0, 255, (*shape, 3), np.uint8)
+    plan = DEFAULT_TIERS.plan(*shape)
+    planned = plan.apply(image)
+    resized = image
+    if plan.scaled_shape != plan.original_shape:
+        resized = cv2.resize(image, plan.scaled_shape[::-1], interpolation=cv2.INTER_AREA)
+    pad_h, pad_w = plan.pad_bottom_right
+    assert pad_h > 0 or pad_w > 0
+    expected = np.pad(resized, ((0, pad_h), (0, pad_w), (0, 0)), mode="symmetric")
+    np.testing.assert_array_equal(planned, expected)
 
 
 @pytest.mark.parametrize(("region", "shape", "tier", "scaled", "planned"), [
@@ -104,3 +143,11 @@ def test_tier_edges_must_be_stride_multiples():
 def test_the_batch_range_must_hold_one_face():
     with pytest.raises(ConfigError, match="max_batch must be at least 1"):
         TierTable.from_short_edges((512,), max_batch=0)
+
+
+def test_table_length_and_the_default_batch():
+    from fuse_trt.engine.tiers import TierSpec
+
+    assert len(DEFAULT_TIERS) == 3 and [t.max_batch for t in DEFAULT_TIERS] == [4, 4, 4]
+    tier = TierSpec("x", 32, 0, None, False, (32, 32), (32, 32), (64, 64))
+    assert tier.batch_shapes()["max"] == (4, 64, 64)

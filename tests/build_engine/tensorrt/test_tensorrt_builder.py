@@ -22,6 +22,21 @@ from tests.support.tensorrt.models import tiny_onnx, unsupported_op_onnx
 SPEC = IDENTITY_FUSION_SPEC
 
 
+def expected_profile(tier) -> dict[str, list[list[int]]]:
+    """min/opt/max per input written out from the tier's own fields (not via profile_table)."""
+    (min_h, min_w), (opt_h, opt_w), (max_h, max_w) = tier.min_shape, tier.opt_shape, tier.max_shape
+    profile = {}
+    for tensor in SPEC.inputs:
+        if tensor.layout == "image":
+            profile[tensor.name] = [[1, tensor.channels, min_h, min_w],
+                                    [tier.opt_batch, tensor.channels, opt_h, opt_w],
+                                    [tier.max_batch, tensor.channels, max_h, max_w]]
+        else:
+            profile[tensor.name] = [[1, tensor.channels], [tier.opt_batch, tensor.channels],
+                                    [tier.max_batch, tensor.channels]]
+    return profile
+
+
 def test_plan_and_sidecar_say_what_the_plan_was_built_for(emulated, tiers, tmp_path):
     plan = build_plan(tmp_path, SPEC, tiers, "fp16")
     assert plan.name == f"{SPEC.name}.trt{emulated.version}.emulated-gpu-sm87.fp16.plan"
@@ -32,8 +47,13 @@ def test_plan_and_sidecar_say_what_the_plan_was_built_for(emulated, tiers, tmp_p
         ("12.4.0", "12.4", "fp16")
     parsed = tmp_path / sidecar.onnx_file
     assert sidecar.onnx_sha256 == hashlib.sha256(parsed.read_bytes()).hexdigest()
-    assert sidecar.profiles == profile_table(SPEC, tiers.tiers)
     header = plan_header(plan)
+    assert len(header["profiles"]) == len(sidecar.profiles) == len(tiers)
+    for index, tier in enumerate(tiers):  # each profile against the tier table itself
+        expected = expected_profile(tier)
+        assert header["profiles"][index] == expected, tier.name
+        assert sidecar.profiles[tier.name] == {"index": index, "inputs": {
+            name: dict(zip(("min", "opt", "max"), bounds)) for name, bounds in expected.items()}}
     assert [p["identity"] for p in header["profiles"]] == \
         [[[1, 128], [1, 128], [4, 128]]] * len(tiers)
     assert header["workspace"] == TensorRTBuildConfig().workspace_bytes

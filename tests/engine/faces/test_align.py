@@ -90,3 +90,21 @@ def test_photos_calibrate_the_threshold(astronaut_face, grace_face, camera_face)
     assert yaw_ratio(astronaut_face.landmarks) < PROFILE_YAW_THRESHOLD - 0.2
     assert yaw_ratio(grace_face.landmarks) < PROFILE_YAW_THRESHOLD - 0.2
     assert yaw_ratio(camera_face.landmarks) > PROFILE_YAW_THRESHOLD + 0.2
+
+
+def test_landmarks_already_on_the_scaled_template_need_no_warp():
+    image = np.zeros((224, 224, 3), np.uint8)
+    _, matrix = align_to_template(image, ARCFACE_TEMPLATE_112 * 2.0, size=224)
+    np.testing.assert_allclose(matrix, [[1, 0, 0], [0, 1, 0]], atol=1e-4)
+    crop, matrix = align_to_template(image, ARCFACE_TEMPLATE_112)  # the default size: 112
+    assert crop.shape == (112, 112, 3)
+    np.testing.assert_allclose(matrix, [[1, 0, 0], [0, 1, 0]], atol=1e-4)
+
+
+def test_yaw_of_eyes_just_above_the_collapse_threshold_is_measured():
+    """Eyes 1.5e-6 px apart are still measured (a nose on the eyes' bisector: frontal, 0);
+    only eyes closer than 1e-6 count as collapsed (profile, 1.0)."""
+    eyes_apart = lambda d: np.array([[10.0, 10.0], [10.0 + d, 10.0], [10.0 + d / 2, 12.0],
+                                     [9.0, 14.0], [11.0, 14.0]])
+    assert yaw_ratio(eyes_apart(1.5e-6)) == pytest.approx(0.0, abs=1e-6)
+    assert yaw_ratio(eyes_apart(0.5e-6)) == 1.0

@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fuse_trt.engine.faces import dilate_mask, face_mask, seam_band
+from fuse_trt.engine.faces import ARCFACE_TEMPLATE_112, dilate_mask, face_mask, seam_band
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +77,28 @@ def test_seam_band_only_in_the_feather(mask):
     assert np.all(band[(mask > 0.01) & (mask < 0.99)] > 0)
     near_half = np.abs(mask - 0.5) < 0.01
     assert band[near_half].min() > 0.99
+
+
+@pytest.mark.parametrize("pixels", [1, 3, 6])
+def test_dilation_grows_a_point_by_exactly_the_pixels_asked(pixels):
+    mask = np.zeros((21, 21), np.float32)
+    mask[10, 10] = 0.2
+    grown = dilate_mask(mask, pixels)
+    assert grown[10].sum() == grown[:, 10].sum() == 2 * pixels + 1
+    assert grown[10, 10 - pixels] == grown[10 - pixels, 10] == 1.0
+    assert set(np.unique(grown)) == {0.0, 1.0}
+
+
+def test_the_mask_fades_out_inside_the_template_ellipse_by_hand():
+    """On the template itself (identity transform, 4x up): the mask is 0.5 on the ellipse
+    shrunk by 2.5 sigma, 1 well inside, about 0 from the template ellipse out (x-56)^2/37^2 +
+    (y-70)^2/45^2 = 1, all computed here from the documented constants."""
+    scale = 4.0
+    mask = face_mask((448, 448), ARCFACE_TEMPLATE_112 * scale)
+    rows, cols = np.mgrid[0:448, 0:448] / scale
+    radius = np.sqrt(((cols - 56.0) / 37.0) ** 2 + ((rows - 70.0) / 45.0) ** 2)
+    assert mask[radius > 1.0].max() < 0.01 and np.all(mask[radius > 1.05] == 0.0)
+    assert np.all(mask[radius < 0.5] == 1.0)
+    shrunk = 1.0 - 2.5 * 0.08 * 37.0 / 37.0  # semi-axes scaled by 1 - margin / short axis
+    ring = np.abs(radius - shrunk) < 0.005
+    assert ring.sum() > 50 and np.abs(mask[ring] - 0.5).max() < 0.1

@@ -130,4 +130,12 @@ def test_report_attributes_used_per_version(api_usage, request, tmp_path):
     print(f"TensorRT attributes used per version -> {out / 'trt-api-usage.md'}")
     print("\n".join(f"{v}: {len(api_usage[v])} attributes" for v in VERSIONS))
     print("\n".join(rows))
-    assert all(api_usage.values())
+    written = json.loads((out / "trt-api-usage.json").read_text())
+    assert {v: set(names) for v, names in written.items()} == api_usage
+    table = {}
+    for row in (out / "trt-api-usage.md").read_text().splitlines()[2:]:
+        name, *marks = [cell.strip() for cell in row.strip("|").split("|")]
+        table[name.strip("`")] = dict(zip(VERSIONS, marks))
+    for version, (present, absent) in EXPECTED_PATHS.items():  # the hand-written table above
+        assert all(table[name][version] == "x" for name in present), version
+        assert all(table.get(name, {}).get(version, "") == "" for name in absent), version

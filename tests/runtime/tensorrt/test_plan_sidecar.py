@@ -56,3 +56,22 @@ def test_compatible_plans_run_on_newer_tensorrt_and_other_ampere_gpus():
     check_plan_runs_here(sidecar(version_compatible=True), Path("p.plan"), "10.16.1.11", ORIN,
                          "fp16")
     check_plan_runs_here(sidecar(hardware_compat=True), Path("p.plan"), "10.3.0", RTX, "fp16")
+
+
+def test_hardware_compatible_plans_start_at_ampere_itself():
+    a100 = GpuInfo(0, "NVIDIA A100", (8, 0), "12.4.0", "12.4")
+    check_plan_runs_here(sidecar(hardware_compat=True), Path("p.plan"), "10.3.0", a100, "fp16")
+    with pytest.raises(PlanMismatchError, match=r"sm75"):
+        check_plan_runs_here(sidecar(hardware_compat=True), Path("p.plan"), "10.3.0", TURING,
+                             "fp16")
+
+
+def test_the_sidecar_file_is_sorted_json_and_frozen(tmp_path):
+    import dataclasses
+    import json
+
+    text = sidecar().write(tmp_path / "x.json").read_text()
+    keys = list(json.loads(text))
+    assert keys == sorted(keys) and text.endswith("}\n")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        sidecar().precision = "fp32"

@@ -97,13 +97,21 @@ def test_input_shapes_are_set_only_when_they_change(trt10, tiers, tmp_path):
     assert calls["set_input_shape"] - before == inputs + (inputs - 1)
 
 
+def onnxruntime_outputs(onnx_path, spec, tiers, tier, feeds):
+    """The ONNX Runtime backend's outputs: a second implementation to compare with."""
+    with OnnxRuntimeBackend(onnx_path, spec, tiers) as reference:
+        return [reference.infer(tier, feed)["fused"] for feed in feeds]
+
+
 def test_results_are_copies_that_later_calls_do_not_overwrite(trt10, tiers, tmp_path):
     plan = build_plan(tmp_path, FUSION_SPEC, tiers)
+    feeds = [feed_for(FUSION_SPEC, 1, 32, 32, seed=seed) for seed in (1, 2)]
+    expected = onnxruntime_outputs(tmp_path / "model.onnx", FUSION_SPEC, tiers, "32", feeds)
+    assert not np.allclose(expected[0], expected[1])
     with TensorRTBackend(plan, FUSION_SPEC, tiers, "fp32") as backend:
-        first = backend.infer("32", feed_for(FUSION_SPEC, 1, 32, 32, seed=1))["fused"]
-        kept = first.copy()
-        backend.infer("32", feed_for(FUSION_SPEC, 1, 32, 32, seed=2))
-        np.testing.assert_array_equal(first, kept)
+        results = [backend.infer("32", feed)["fused"] for feed in feeds]
+    for result, reference in zip(results, expected):
+        np.testing.assert_array_equal(result, reference)
 
 
 def test_a_shape_outside_the_tier_profile_raises(trt10, tiers, tmp_path):
@@ -148,7 +156,9 @@ def test_inference_runs_from_worker_threads(trt10, tiers, tmp_path):
     other = threading.Thread(target=backend.close)
     other.start()
     other.join()
-    np.testing.assert_array_equal(on_main, expected)
+    [reference] = onnxruntime_outputs(tmp_path / "model.onnx", FUSION_SPEC, tiers, "48", [feed])
+    np.testing.assert_array_equal(expected, reference)
+    np.testing.assert_array_equal(on_main, reference)
     assert not backend.is_active and trt10.gpu.retained == 0
 
 
