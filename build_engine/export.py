@@ -14,6 +14,7 @@ from pathlib import Path
 
 import onnx
 
+from fuse_trt.build_engine.graph_rewrite import inference_shaped
 from fuse_trt.engine.spec import ModelSpec
 from fuse_trt.engine.tiers import TierSpec
 
@@ -28,6 +29,7 @@ class ExportConfig:
     opset: int | None = None  # None: the spec's opset
     external_data: bool | None = None  # None: only when the weights need it
     simplify: bool = True
+    inference_shaped: bool = True  # exact rewrites (build_engine/graph_rewrite.py)
 
 
 def export_onnx(model, spec: ModelSpec, path: Path, config: ExportConfig = ExportConfig()) -> Path:
@@ -55,6 +57,10 @@ def export_onnx(model, spec: ModelSpec, path: Path, config: ExportConfig = Expor
         graph = onnx.load(str(raw_path))
         if config.simplify:
             graph = simplify(graph)
+        if config.inference_shaped:
+            graph = inference_shaped(graph, {name: array.shape for name, array in
+                                             spec.example_feed(1, 16 * spec.stride,
+                                                               16 * spec.stride).items()})
         graph = onnx.shape_inference.infer_shapes(graph, strict_mode=True)
         save_onnx(graph, path, external_data=external)
     check_onnx(path, spec)
