@@ -47,7 +47,8 @@ def _with_static_inputs(model: onnx.ModelProto, shapes: dict[str, tuple[int, ...
     return onnx.shape_inference.infer_shapes(static, strict_mode=True, data_prop=True)
 
 
-def tensor_bytes(model: onnx.ModelProto, input_shapes: dict[str, tuple[int, ...]]) -> dict[str, int]:
+def tensor_bytes(model: onnx.ModelProto,
+                 input_shapes: dict[str, tuple[int, ...]]) -> dict[str, int]:
     """Bytes of every activation (not weights) at ``input_shapes``."""
     model = _with_static_inputs(model, input_shapes)
     initializers = {tensor.name for tensor in model.graph.initializer}
