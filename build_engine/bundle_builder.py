@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from fuse_trt.engine.progress import phase
 from fuse_trt.engine.bundle import Bundle, Manifest
 from fuse_trt.engine.choices import ArtifactKind, BackendName, Precision
+from fuse_trt.engine.memory_plan import DEFAULT_VRAM_BUDGET
 from fuse_trt.engine.spec import FUSION_SPEC, IDENTITY_FUSION_SPEC, ModelSpec
 from fuse_trt.engine.tiers import TierTable
 from fuse_trt.engine.errors import FuseTrtError
@@ -36,7 +37,9 @@ class BuildConfig:
     backend: str = "onnxruntime"
     precision: str = "fp32"
     tier_short_edges: tuple[int, ...] = (512, 768, 1024)
-    max_batch: int = 4
+    region: str = "face"  # what the UNet is sent: face regions or whole frames (tier shapes)
+    max_batch: int = 4  # the most any tier may take; the budget may choose fewer per tier
+    vram_budget_bytes: int = DEFAULT_VRAM_BUDGET  # device memory the tiers' batches must fit
     opset: int = 17
     unet_config: UNetConfig | None = None  # None: the default model's
     weights: Path | None = None  # safetensors; None: source_bundle's weights
@@ -61,6 +64,35 @@ def tool_versions() -> dict[str, str]:
     except ImportError:
         pass
     return versions
+
+
+def requested_tiers(config: BuildConfig, stride: int) -> TierTable:
+    """The tier table asked for, every tier at the batch cap (before the budget sizes it)."""
+    return TierTable.from_short_edges(config.tier_short_edges, stride=stride,
+                                      region=config.region, max_batch=config.max_batch)
+
+
+def memory_request(config: BuildConfig) -> dict:
+    from fuse_trt.engine.memory_plan import BUDGET_PRECISION
+
+    return {"budget_bytes": config.vram_budget_bytes, "max_batch": config.max_batch,
+            "precision": BUDGET_PRECISION}
+
+
+def sized_for_budget(bundle: Bundle, onnx_path: Path, config: BuildConfig) -> Bundle:
+    """Each tier's max batch from the device-memory budget; the plan goes into the manifest."""
+    from fuse_trt.engine.activations import ActivationEstimator
+    from fuse_trt.engine.memory_plan import BUDGET_PRECISION, batches_for_budget, memory_plan
+
+    estimator = ActivationEstimator.from_path(onnx_path, bundle.spec)
+    tiers = batches_for_budget(estimator, bundle.tiers, BUDGET_PRECISION,
+                               config.vram_budget_bytes, config.max_batch)
+    plan = memory_plan(estimator, tiers, BUDGET_PRECISION, config.vram_budget_bytes)
+    log.info("tier batches for a %d MiB budget: %s (predicted %.0f MiB)",
+             config.vram_budget_bytes >> 20, [t.max_batch for t in tiers],
+             plan.device_total_bytes / (1 << 20))
+    memory = {"request": memory_request(config), "plan": plan.to_json()}
+    return replace(bundle, manifest=replace(bundle.manifest, tiers=tiers, memory=memory))
 
 
 def source_bundle(config: BuildConfig) -> Path:
@@ -88,8 +120,7 @@ def export_fp32(out_dir: Path, config: BuildConfig) -> Bundle:
     unet_config, weights = _default_weights_and_config(config)
     model = load_fusion_unet(unet_config, weights)
     spec = replace(unet_config.spec(), opset=config.opset)
-    tiers = TierTable.from_short_edges(config.tier_short_edges, stride=spec.stride,
-                                       max_batch=config.max_batch)
+    tiers = requested_tiers(config, spec.stride)
     out_dir.mkdir(parents=True, exist_ok=True)
     bundle = Bundle(out_dir, Manifest(spec=spec, tiers=tiers, unet_config=asdict(unet_config),
                                       tools=tool_versions()))
@@ -106,6 +137,7 @@ def export_fp32(out_dir: Path, config: BuildConfig) -> Bundle:
         with phase(f"ONNX validation against PyTorch on {len(tiers)} tiers"):
             differences = validate_onnx(model, onnx_path, spec, tiers)
         details["max_abs_diff_vs_torch"] = max(d.max_abs_diff for d in differences)
+    bundle = sized_for_budget(bundle, onnx_path, config)
     return bundle.add_artifact(onnx_path, ArtifactKind.ONNX, Precision.FP32, details=details)
 
 
@@ -134,8 +166,7 @@ def import_onnx(out_dir: Path, config: BuildConfig) -> Bundle:
     from fuse_trt.runtime.onnxruntime_backend import OnnxRuntimeBackend
 
     spec = spec_for_onnx(config.onnx, config.stride)
-    tiers = TierTable.from_short_edges(config.tier_short_edges, stride=spec.stride,
-                                       max_batch=config.max_batch)
+    tiers = requested_tiers(config, spec.stride)
     out_dir.mkdir(parents=True, exist_ok=True)
     onnx_path = save_onnx(onnx.load(str(config.onnx)), out_dir / "model.onnx")
     try:
@@ -149,5 +180,6 @@ def import_onnx(out_dir: Path, config: BuildConfig) -> Bundle:
                 raise FuseTrtError(f"{config.onnx}: output is not the input's size at tier "
                                    f"{tier.name}")
     bundle = Bundle(out_dir, Manifest(spec=spec, tiers=tiers, tools=tool_versions()))
+    bundle = sized_for_budget(bundle, onnx_path, config)
     return bundle.add_artifact(onnx_path, ArtifactKind.ONNX, Precision.FP32,
                                details={"imported_from": str(config.onnx)})

@@ -12,7 +12,8 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from fuse_trt.build_engine.bundle_builder import BuildConfig, export_fp32, import_onnx
+from fuse_trt.build_engine.bundle_builder import (BuildConfig, export_fp32, import_onnx,
+                                                   memory_request, requested_tiers)
 from fuse_trt.engine.bundle import Bundle
 from fuse_trt.engine.choices import ANY, ArtifactKind, BackendName, Precision
 from fuse_trt.engine.files import sha256_file
@@ -22,6 +23,7 @@ from fuse_trt.engine.errors import FuseTrtError
 log = logging.getLogger("fuse_trt")
 
 FP16_ONNX_NAME = "model.fp16.onnx"
+FP16_IO_ONNX_NAME = "model.fp16-io.onnx"
 
 
 def build_bundle(out_dir: Path, config: BuildConfig) -> Bundle:
@@ -65,8 +67,8 @@ def build_tensorrt(bundle: Bundle, config: BuildConfig) -> Bundle:
     from fuse_trt.runtime.trt_compat import load_tensorrt
 
     compat = load_tensorrt()
-    trt_config = replace(config.tensorrt or TensorRTBuildConfig(), precision=config.precision,
-                         max_batch=config.max_batch)
+    # The tiers carry their own max batch (sized for the memory budget at export).
+    trt_config = replace(config.tensorrt or TensorRTBuildConfig(), precision=config.precision)
     if config.precision == Precision.INT8:
         bundle, trt_config = _with_int8_inputs(bundle, config, compat, trt_config)
     plans = build_tensorrt_plans(bundle.directory,
@@ -86,6 +88,10 @@ def build_tensorrt(bundle: Bundle, config: BuildConfig) -> Bundle:
     if (bundle.directory / FP16_ONNX_NAME).is_file():
         bundle = bundle.add_artifact(bundle.directory / FP16_ONNX_NAME, ArtifactKind.ONNX,
                                      Precision.FP16)
+    if (bundle.directory / FP16_IO_ONNX_NAME).is_file():  # strongly typed FP16 plans' input
+        bundle = bundle.add_artifact(bundle.directory / FP16_IO_ONNX_NAME,
+                                     ArtifactKind.ONNX_FP16_IO, Precision.FP16,
+                                     BackendName.TENSORRT)
     return bundle
 
 
@@ -103,15 +109,25 @@ def _reusable_bundle(out_dir: Path, config: BuildConfig) -> Bundle | None:
             or config.onnx is not None:
         return None
     bundle = Bundle.load(out_dir)
-    tiers = TierTable.from_short_edges(config.tier_short_edges, stride=bundle.spec.stride,
-                                       max_batch=config.max_batch)
     weights = bundle.manifest.find(ArtifactKind.WEIGHTS, Precision.FP32)
     same_model = bool(weights) and weights[-1].sha256 == _source_weights_sha256(config)
-    if not same_model or bundle.tiers != tiers or bundle.spec.opset != config.opset \
+    if not same_model or not _same_tiers(bundle, config) or bundle.spec.opset != config.opset \
             or not bundle.manifest.find(ArtifactKind.ONNX, Precision.FP32):
         return None
     log.info("extending the existing bundle %s", out_dir)
     return bundle
+
+
+def _same_tiers(bundle: Bundle, config: BuildConfig) -> bool:
+    """Same tier shapes and the same budget request (the batches follow from those)."""
+    def unbatched(tiers: TierTable) -> TierTable:
+        return replace(tiers, tiers=tuple(replace(t, max_batch=1) for t in tiers))
+
+    requested = requested_tiers(config, bundle.spec.stride)
+    recorded = (bundle.manifest.memory or {}).get("request")
+    if recorded is None:  # made without a budget (imported tables, tests): the tiers as asked
+        return bundle.tiers == requested
+    return unbatched(bundle.tiers) == unbatched(requested) and recorded == memory_request(config)
 
 
 def _source_weights_sha256(config: BuildConfig) -> str:

@@ -13,7 +13,7 @@ import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import onnx
@@ -58,8 +58,10 @@ class BuilderConfig:
 class NetworkFromOnnxPath:
     """Parse an ONNX file into a new network; every parser error is reported with its node."""
 
-    def __init__(self, compat: TensorRTCompat, onnx_path: Path, strongly_typed: bool = False):
+    def __init__(self, compat: TensorRTCompat, onnx_path: Path, strongly_typed: bool = False,
+                 io_dtype: str = "float32"):
         self.compat, self.onnx_path, self.strongly_typed = compat, Path(onnx_path), strongly_typed
+        self.io_dtype = io_dtype
 
     def __call__(self) -> ParsedNetwork:
         trt = self.compat.trt
@@ -73,6 +75,7 @@ class NetworkFromOnnxPath:
                       for index in range(parser.num_errors)]
             raise EngineBuildError(f"TensorRT {self.compat.version} could not parse "
                                    f"{self.onnx_path}: " + "; ".join(errors))
+        self.compat.set_network_io_dtype(network, self.io_dtype, self.strongly_typed)
         return ParsedNetwork(builder, network, parser, logger)
 
 
@@ -209,22 +212,40 @@ def build_plan(job: PlanJob) -> Path:
     recipe = compat.precision_recipe(job.config.precision, job.config.strongly_typed)
     onnx_path = onnx_for(job, compat, recipe)
     profiles = profile_table(job.spec, job.tiers, job.config.max_batch, static=job.on_dla)
+    io_dtype = compat.io_dtype(job.config.precision)
     engine = SerializedEngineFromNetwork(
-        NetworkFromOnnxPath(compat, onnx_path, recipe.strongly_typed),
+        NetworkFromOnnxPath(compat, onnx_path, recipe.strongly_typed, io_dtype),
         ConfigFor(compat, job, recipe, profiles),
         TimingCacheFile(job.bundle_dir / timing_cache_name(compat.version, gpu.slug)))
     cuda_context = PrimaryContext(cuda, job.config.device)
     try:
         with cuda_context.pushed():
             plan = engine()
+            device_memory = built_device_memory(compat, plan, profiles, job)
     finally:
         cuda_context.release()
     name = plan_file_name(job.spec.name, compat.version, gpu, job.config.precision, job.dla_core)
     plan_path = write_bytes_atomic(job.bundle_dir / name, plan)
-    sidecar = _sidecar(job, compat, gpu, recipe, onnx_path, profiles)
+    io_dtypes = {name: io_dtype for name in (*job.spec.input_names, *job.spec.output_names)}
+    sidecar = replace(_sidecar(job, compat, gpu, recipe, onnx_path, profiles),
+                      device_memory=device_memory, io_dtypes=io_dtypes)
     sidecar.write(sidecar_path(plan_path))
     log.info("built %s (%d bytes)", plan_path, len(plan))
     return plan_path
+
+
+def built_device_memory(compat: TensorRTCompat, plan: bytes, profiles: dict[str, dict],
+                        job: PlanJob) -> dict:
+    """TensorRT's own scratch and weights figures for a plan just built (for the sidecar)."""
+    logger = make_trt_logger(compat.trt)
+    runtime = _checked(compat.trt.Runtime(logger), "create a runtime")
+    compat.prepare_runtime(runtime, job.dla_core, job.config.version_compatible)
+    engine = _checked(runtime.deserialize_cuda_engine(plan), "deserialize the plan just built")
+    report = compat.scratch_report(engine, {name: entry["index"]
+                                            for name, entry in profiles.items()})
+    report["weights_bytes"] = compat.engine_weights_bytes(engine, len(plan))
+    del engine, runtime  # the engine before its runtime, as TensorRT requires
+    return report
 
 
 def onnx_for(job: PlanJob, compat: TensorRTCompat, recipe: PrecisionRecipe) -> Path:
@@ -236,9 +257,9 @@ def onnx_for(job: PlanJob, compat: TensorRTCompat, recipe: PrecisionRecipe) -> P
         raise EngineBuildError(f"INT8 on TensorRT {compat.version} (strongly typed) is built "
                                f"from a Q/DQ ONNX: give int8_qdq_onnx")
     path = {"fp32": job.onnx_path, "qdq": job.config.int8_qdq_onnx,
-            "fp16": job.bundle_dir / f"{job.onnx_path.stem}.fp16.onnx"}[recipe.onnx_variant]
+            "fp16": job.bundle_dir / f"{job.onnx_path.stem}.fp16-io.onnx"}[recipe.onnx_variant]
     if recipe.onnx_variant == "fp16" and not path.is_file():
-        fp16_onnx(job.onnx_path, path)
+        fp16_onnx(job.onnx_path, path, keep_io_types=False)  # FP16 in, FP16 out
     _check_opset(Path(path), compat)
     return Path(path)
 

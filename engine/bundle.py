@@ -40,12 +40,14 @@ class Manifest:
     artifacts: tuple[Artifact, ...] = ()
     unet_config: dict | None = None
     tools: dict = field(default_factory=dict)
+    memory: dict | None = None  # the budget the tiers' batches were sized for, and the plan
     schema_version: int = SCHEMA_VERSION
 
     def to_json(self) -> dict:
         return {"schema_version": self.schema_version, "spec": self.spec.to_json(),
                 "tiers": self.tiers.to_json(), "unet_config": self.unet_config,
-                "tools": self.tools, "artifacts": [vars(a) for a in self.artifacts]}
+                "tools": self.tools, "memory": self.memory,
+                "artifacts": [vars(a) for a in self.artifacts]}
 
     @classmethod
     def from_json(cls, data: dict) -> Manifest:
@@ -55,7 +57,8 @@ class Manifest:
         return cls(spec=ModelSpec.from_json(data["spec"]),
                    tiers=TierTable.from_json(data["tiers"]),
                    artifacts=tuple(Artifact(**a) for a in data["artifacts"]),
-                   unet_config=data.get("unet_config"), tools=data.get("tools", {}))
+                   unet_config=data.get("unet_config"), tools=data.get("tools", {}),
+                   memory=data.get("memory"))
 
     def find(self, kind: ArtifactKind, precision: str | None = None,
              backend: str | None = None) -> list[Artifact]:

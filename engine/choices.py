@@ -87,6 +87,7 @@ class ArtifactKind(StrEnum):
     WEIGHTS = "weights"
     ONNX = "onnx"
     ONNX_QDQ = "onnx-qdq"
+    ONNX_FP16_IO = "onnx-fp16-io"  # FP16 in and out: strongly typed TensorRT FP16 plans' input
     PLAN = "plan"
     PLAN_SIDECAR = "plan-sidecar"
     TIMING_CACHE = "timing-cache"

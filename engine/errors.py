@@ -4,7 +4,7 @@ The CLI catches :class:`FuseTrtError` once, prints its message on one line and e
 """
 from __future__ import annotations
 
-__all__ = ["FuseTrtError", "ConfigError", "InputImageError", "NoFaceError", "BundleError", "BackendUnavailableError", "InferenceInputError", "ExportValidationError", "EngineBuildError", "PlanMismatchError", "AccuracyGateError"]
+__all__ = ["FuseTrtError", "ConfigError", "InputImageError", "NoFaceError", "BundleError", "BackendUnavailableError", "InferenceInputError", "ExportValidationError", "EngineBuildError", "PlanMismatchError", "AccuracyGateError", "MemoryBudgetError"]
 
 
 class FuseTrtError(Exception):
@@ -53,3 +53,7 @@ class PlanMismatchError(FuseTrtError):
 
 class AccuracyGateError(FuseTrtError):
     """A reduced-precision artifact lost too much accuracy against FP32."""
+
+
+class MemoryBudgetError(FuseTrtError):
+    """A device-memory budget that cannot hold even one image of some tier."""

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Literal
 
 from fuse_trt.engine.tiers import TierSpec
@@ -95,6 +95,13 @@ class ModelSpec:
     def tier_example_feed(self, tier: TierSpec, seed: int = 0) -> dict:
         """One example at ``tier``'s opt shape."""
         return self.example_feed(1, *tier.opt_shape, seed=seed)
+
+    def with_io_dtypes(self, dtypes: dict[str, str]) -> ModelSpec:
+        """This spec with the I/O dtypes a plan records (an FP16 plan takes float16)."""
+        def retyped(tensors):
+            return tuple(replace(t, dtype=dtypes.get(t.name, t.dtype)) for t in tensors)
+
+        return replace(self, inputs=retyped(self.inputs), outputs=retyped(self.outputs))
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -4,11 +4,24 @@ The rule (from the seed): an image whose short edge is below 512 is reflect-padd
 512 without interpolation; a short edge of 512..1023 is scaled to 768; 1024 and above is
 scaled down to 1024 with a warning. H and W are then padded up to the model stride.
 
-Extreme aspect ratios: every tier has a longest edge it accepts (``max_aspect`` times its
-short edge, 2:1 by default, which covers 16:9 frames). An image whose long edge would exceed
-it after the tier's scaling is scaled down further until the long edge fits, and its short
-edge is then padded back up to the tier's short edge. So any (H, W) lands in exactly one tier
-and inside that tier's profile; un-planning crops the padding and resizes back.
+Profiles are sized to what this planner sends, which depends on the region mode:
+
+- ``face`` (the default): the UNet sees a face's fusion region, a square around the face
+  box that :func:`fusion_region` keeps square when the frame clips it. Every face tier is
+  therefore square, min = max = (S, S) for short edge S: a region that is not square (only a
+  face larger than the frame's short side makes one) is scaled until its long edge fits and
+  padded back to S. ``benchmarks/region_aspect.py`` measures the bound: over YuNet's boxes
+  on the bundled photos and 1500 swept boxes (frames 480p..4K both ways, faces 3..100% of
+  the short side, at centre, edge and corner), regions are square apart from first-tier
+  ones (aspect <= 1.07, a frame shorter than the 511 px minimum region), and none loses
+  resolution to the square tiers; the old per-axis cut reached 16:9.
+- ``frame``: the UNet sees whole frames up to 16:9. Portrait frames are transposed to
+  landscape before the pass and back after it (``TierPlan.transposed``), so one landscape
+  profile per tier, (S, S)..(S, 16/9 S), covers both orientations at the volume of one.
+
+Any image whose long edge would exceed the tier's after scaling is scaled down further and
+its short edge padded back up. So any (H, W) lands in exactly one tier and inside that tier's
+profile; un-planning crops the padding, resizes back and undoes a transpose.
 """
 from __future__ import annotations
 
@@ -22,6 +35,8 @@ import numpy as np
 log = logging.getLogger("fuse_trt")
 
 Shape2D = tuple[int, int]
+REGION_MODES = ("face", "frame")
+MAX_ASPECT = {"face": 1.0, "frame": 16 / 9}
 
 
 def _round_up(value: int, multiple: int) -> int:
@@ -73,6 +88,7 @@ class TierPlan:
     original_shape: Shape2D
     scaled_shape: Shape2D
     planned_shape: Shape2D  # scaled + padding, a stride multiple inside the tier profile
+    transposed: bool = False  # a portrait frame turned landscape; scaled/planned are turned
 
     @property
     def pad_bottom_right(self) -> Shape2D:
@@ -80,9 +96,9 @@ class TierPlan:
                 self.planned_shape[1] - self.scaled_shape[1])
 
     def apply(self, image: np.ndarray, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
-        """Resize and reflect-pad an HxW[xC] image to ``planned_shape``."""
-        resized = image
-        if self.scaled_shape != self.original_shape:
+        """(Transpose,) resize and reflect-pad an HxW[xC] image to ``planned_shape``."""
+        resized = image.swapaxes(0, 1) if self.transposed else image
+        if self.scaled_shape != resized.shape[:2]:
             height, width = self.scaled_shape
             resized = cv2.resize(image, (width, height), interpolation=interpolation)
             if image.ndim == 3 and resized.ndim == 2:
@@ -96,50 +112,63 @@ class TierPlan:
         return padded
 
     def undo(self, planned: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
-        """Crop the padding and resize back to ``original_shape``."""
+        """Crop the padding, resize back and transpose back to ``original_shape``."""
         height, width = self.scaled_shape
         cropped = planned[:height, :width]
-        if self.scaled_shape == self.original_shape:
-            return cropped
-        restored = cv2.resize(cropped, (self.original_shape[1], self.original_shape[0]),
-                              interpolation=interpolation)
-        if cropped.ndim == 3 and restored.ndim == 2:
-            restored = restored[:, :, None]
-        return restored
+        turned = self.original_shape[::-1] if self.transposed else self.original_shape
+        restored = cropped
+        if self.scaled_shape != turned:
+            restored = cv2.resize(cropped, (turned[1], turned[0]), interpolation=interpolation)
+            if cropped.ndim == 3 and restored.ndim == 2:
+                restored = restored[:, :, None]
+        return np.ascontiguousarray(restored.swapaxes(0, 1)) if self.transposed else restored
 
 
 @dataclass(frozen=True)
 class TierTable:
-    """The ordered tiers a model is built for. Every (H, W) >= 1 maps to exactly one."""
+    """The ordered tiers a model is built for. Every (H, W) >= 1 maps to exactly one.
+
+    ``region`` says what the planner is sent (see the module docstring): ``frame`` tables
+    plan portrait images transposed.
+    """
 
     tiers: tuple[TierSpec, ...]
     stride: int
+    region: str = "face"
+
+    def __post_init__(self):
+        if self.region not in REGION_MODES:
+            raise ValueError(f"region must be one of {REGION_MODES}, got {self.region!r}")
 
     @classmethod
     def from_short_edges(cls, short_edges: tuple[int, ...] = (512, 768, 1024), stride: int = 16,
-                         max_aspect: float = 2.0, max_batch: int = 4) -> TierTable:
+                         region: str = "face", max_batch: int = 4) -> TierTable:
         """Build the seed's table: the first tier pads, the others scale.
 
         The first tier takes short edges below its own; the second takes everything from
         there up to (not including) the third tier's short edge; each later tier takes from
-        its own short edge up. For (512, 768, 1024): <512, 512..1023, >=1024.
+        its own short edge up. For (512, 768, 1024): <512, 512..1023, >=1024. Profiles are
+        (S, S) for face regions and (S, S)..(S, 16/9 S) landscape for frames.
         """
         if any(edge % stride for edge in short_edges):
             raise ValueError(f"tier short edges {short_edges} must be multiples of stride {stride}")
+        if region not in MAX_ASPECT:
+            raise ValueError(f"region must be one of {REGION_MODES}, got {region!r}")
         lower_bounds = (0, *short_edges[:1], *short_edges[2:])
         tiers = []
         for index, edge in enumerate(short_edges):
-            long_edge = _round_up(math.ceil(edge * max_aspect), stride)
+            long_edge = _round_up(math.ceil(edge * MAX_ASPECT[region]), stride)
             upper = lower_bounds[index + 1] if index + 1 < len(short_edges) else None
             tiers.append(TierSpec(
                 name=str(edge), short_edge=edge, accepts_from=lower_bounds[index],
                 accepts_below=upper, scale_to_short_edge=index > 0,
-                min_shape=(edge, edge), opt_shape=(edge, edge), max_shape=(long_edge, long_edge),
+                min_shape=(edge, edge), opt_shape=(edge, edge), max_shape=(edge, long_edge),
                 max_batch=max_batch))
-        return cls(tiers=tuple(tiers), stride=stride)
+        return cls(tiers=tuple(tiers), stride=stride, region=region)
 
     def to_json(self) -> dict:
-        return {"stride": self.stride, "tiers": [asdict(tier) for tier in self.tiers]}
+        return {"stride": self.stride, "region": self.region,
+                "tiers": [asdict(tier) for tier in self.tiers]}
 
     @classmethod
     def from_json(cls, data: dict) -> TierTable:
@@ -147,7 +176,8 @@ class TierTable:
         for fields in data["tiers"]:
             shapes = {key: tuple(fields[key]) for key in ("min_shape", "opt_shape", "max_shape")}
             tiers.append(TierSpec(**{**fields, **shapes}))
-        return cls(tiers=tuple(tiers), stride=int(data["stride"]))
+        return cls(tiers=tuple(tiers), stride=int(data["stride"]),
+                   region=data.get("region", "face"))
 
     def __iter__(self):
         return iter(self.tiers)
@@ -182,20 +212,19 @@ class TierTable:
         if height < 1 or width < 1:
             raise ValueError(f"image shape must be positive, got {height}x{width}")
         tier = self.select(height, width)
-        short_edge, long_edge = min(height, width), max(height, width)
-        scale = tier.short_edge / short_edge if tier.scale_to_short_edge else 1.0
+        transposed = self.region == "frame" and height > width
+        turned = (width, height) if transposed else (height, width)
+        scale = tier.short_edge / min(turned) if tier.scale_to_short_edge else 1.0
         if scale < 1.0 and tier is self.tiers[-1]:
             log.warning("image %dx%d is above the largest tier; scaling its short edge to %d",
                         width, height, tier.short_edge)
-        max_long = max(tier.max_shape)
-        if long_edge * scale > max_long:
-            scale = max_long / long_edge
-        scaled = (min(max(1, round(height * scale)), max_long),
-                  min(max(1, round(width * scale)), max_long))
-        planned = tuple(min(max(_round_up(edge, self.stride), tier.short_edge), max_long)
-                        for edge in scaled)
+        scale = min(scale, *(limit / edge for limit, edge in zip(tier.max_shape, turned)))
+        scaled = tuple(min(max(1, round(edge * scale)), limit)
+                       for edge, limit in zip(turned, tier.max_shape))
+        planned = tuple(min(max(_round_up(edge, self.stride), low), limit)
+                        for edge, low, limit in zip(scaled, tier.min_shape, tier.max_shape))
         return TierPlan(tier=tier, original_shape=(height, width), scaled_shape=scaled,
-                        planned_shape=planned)
+                        planned_shape=planned, transposed=transposed)
 
 
 DEFAULT_TIERS = TierTable.from_short_edges()

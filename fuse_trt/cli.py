@@ -33,6 +33,15 @@ def parse_tiers(value: str) -> tuple[int, ...]:
     return edges
 
 
+def _budget(context, parameter, value: str) -> int:
+    from fuse_trt.engine.memory_plan import parse_bytes
+
+    try:
+        return parse_bytes(value)
+    except FuseTrtError as error:
+        raise click.BadParameter(str(error)) from None
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="fuse-trt", prog_name="fuse-trt",
                       message="%(prog)s %(version)s")
@@ -140,8 +149,15 @@ def tensorrt_config(workspace_mib: int, strongly_typed: bool, hardware_compat: b
               show_default=True)
 @click.option("--tiers", "tier_edges", default="512,768,1024", show_default=True,
               help="Short edge of each resolution tier.")
+@click.option("--region", type=click.Choice(values(Region)), default=Region.FACE.value,
+              show_default=True, help="What the UNet will be sent: face regions (square "
+              "tiers) or whole frames (16:9 tiers, portrait frames transposed).")
 @click.option("--max-batch", type=click.IntRange(1, 64), default=4, show_default=True,
-              help="Most faces per UNet call (the profiles' batch range).")
+              help="Most faces per UNet call in any tier; --vram-budget may pick fewer per tier.")
+@click.option("--vram-budget", default="300MiB", show_default=True, callback=_budget,
+              help="Device memory the engine may hold (weights + scratch + I/O); each tier's "
+              "max batch is the largest that fits. The default suits a 4 GB Jetson running a "
+              "camera pipeline (see engine/memory_plan.py).")
 @click.option("--opset", type=click.IntRange(13, 23), default=17, show_default=True,
               help="ONNX opset (17 parses on TensorRT 8.6 / JetPack 6.0).")
 @click.option("--weights", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -153,9 +169,9 @@ def tensorrt_config(workspace_mib: int, strongly_typed: bool, hardware_compat: b
               help="With --onnx: the model's stride (H and W are padded to a multiple).")
 @int8_build_options
 @tensorrt_build_options
-def build(output: Path, backend: str, precision: str, tier_edges: str, max_batch: int,
-          opset: int, weights: Path | None, onnx_model: Path | None, stride: int,
-          **options) -> None:
+def build(output: Path, backend: str, precision: str, tier_edges: str, region: str,
+          max_batch: int, vram_budget: int, opset: int, weights: Path | None,
+          onnx_model: Path | None, stride: int, **options) -> None:
     """Export the fusion UNet to ONNX and build the artifacts for a backend and precision."""
     from fuse_trt.build_engine.bundle_builder import BuildConfig
     from fuse_trt.build_engine.pipeline import build_bundle
@@ -171,7 +187,7 @@ def build(output: Path, backend: str, precision: str, tier_edges: str, max_batch
                  "calibration_size", "calibration_seed")
     config = BuildConfig(
         backend=backend, precision=precision, tier_short_edges=parse_tiers(tier_edges),
-        max_batch=max_batch, opset=opset, weights=weights, onnx=onnx_model, stride=stride,
+        region=region, max_batch=max_batch, vram_budget_bytes=vram_budget, opset=opset, weights=weights, onnx=onnx_model, stride=stride,
         source_bundle=default_bundle_dir(),
         int8=CalibratedInt8(int8_options(**{key: options.pop(key) for key in int8_keys})),
         tensorrt=tensorrt_config(**options))
@@ -182,11 +198,15 @@ def build(output: Path, backend: str, precision: str, tier_edges: str, max_batch
 
 @cli.command()
 @click.argument("bundle", required=False, type=click.Path(path_type=Path))
-def info(bundle: Path | None) -> None:
-    """Versions, available backends, the tier table and what a bundle holds."""
-    from fuse_trt.info import describe
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a JSON object (versions, tiers, artifacts, memory_plan per tier).")
+def info(bundle: Path | None, as_json: bool) -> None:
+    """Versions, available backends, the tier table, what a bundle holds, its memory plan."""
+    import json
 
-    click.echo(describe(bundle))
+    from fuse_trt.info import describe, describe_json
+
+    click.echo(json.dumps(describe_json(bundle), indent=2) if as_json else describe(bundle))
 
 
 for command in (calibrate_command, bench_command, stream_command, train_command,

@@ -26,9 +26,12 @@ def refine_batch(backend: Backend, tiers: TierTable, preps: list[FacePrep],
         for start in range(0, len(members), tier.max_batch):
             chunk = members[start:start + tier.max_batch]
             feeds = [planned_feed(prep, plan) for prep, plan in chunk]
-            feed = {name: np.stack([f[name] for f in feeds]) for name in feeds[0]}
+            spec = backend.spec  # its I/O dtypes: the one conversion happens in the stack
+            feed = {name: np.stack([f[name] for f in feeds], dtype=spec.tensor(name).dtype)
+                    for name in feeds[0]}
             if identity is not None:
-                feed["identity"] = np.repeat(identity[None].astype(np.float32), len(chunk), 0)
+                feed["identity"] = np.repeat(identity[None].astype(spec.tensor("identity").dtype),
+                                             len(chunk), 0)
             fused = backend.infer(tier, feed)[backend.spec.output_names[0]]
             for (prep, plan), planar in zip(chunk, fused):
-                prep.result = plan.undo(from_planar(planar))
+                prep.result = plan.undo(from_planar(planar.astype(np.float32, copy=False)))

@@ -2,7 +2,10 @@
 
 pycuda is imported only in :func:`load_pycuda`, never ``pycuda.autoinit``: the primary context
 is retained explicitly and pushed around each use, so any thread may use it (camera loops run
-inference off the main thread). Each buffer class owns exactly one allocation.
+inference off the main thread). Each buffer class owns exactly one allocation, apart from
+:class:`TensorBuffers`, the pinned + device pair of one tensor on a discrete GPU. On an
+integrated GPU (Jetson: device memory is the same DRAM) :class:`MappedBuffers` holds one
+page-locked allocation mapped into the device's address space, so a tensor exists once.
 """
 from __future__ import annotations
 
@@ -80,11 +83,18 @@ class PrimaryContext:
             self._context = None
 
 
-class PinnedHostBuffer:
-    """Page-locked host memory for up to ``capacity`` elements, viewed per call."""
+def is_integrated(cuda: ModuleType, index: int = 0) -> bool:
+    """True on a GPU that shares the host's memory (Jetson), from the INTEGRATED attribute."""
+    return bool(cuda.Device(index).get_attribute(cuda.device_attribute.INTEGRATED))
 
-    def __init__(self, cuda: ModuleType, capacity: int, dtype: np.dtype):
-        self.array = cuda.pagelocked_empty(capacity, dtype)
+
+class PinnedHostBuffer:
+    """Page-locked host memory for up to ``capacity`` elements, viewed per call; ``mapped``
+    also maps it into the device's address space (DEVICEMAP)."""
+
+    def __init__(self, cuda: ModuleType, capacity: int, dtype: np.dtype, mapped: bool = False):
+        flags = cuda.host_alloc_flags.DEVICEMAP if mapped else 0
+        self.array = cuda.pagelocked_empty(capacity, dtype, mem_flags=flags)
         self.capacity = capacity
 
     @property
@@ -140,3 +150,41 @@ class TensorBuffers:
     def free(self) -> None:
         self.device.free()
         self.host.free()
+
+
+class MappedDevicePointer:
+    """The device address of mapped host memory: nothing of its own to free."""
+
+    def __init__(self, host: PinnedHostBuffer):
+        self.address = int(host.array.base.get_device_pointer())
+        self.nbytes = host.nbytes
+
+
+class MappedBuffers:
+    """One mapped page-locked allocation per tensor (integrated GPUs): the kernels read and
+    write the host memory itself, so there is nothing to copy; results are read after the
+    stream synchronizes, as with :class:`TensorBuffers`."""
+
+    def __init__(self, cuda: ModuleType, max_shape: tuple[int, ...], dtype: np.dtype):
+        self.max_shape = tuple(max_shape)
+        self.host = PinnedHostBuffer(cuda, math.prod(self.max_shape), np.dtype(dtype), mapped=True)
+        self.device = MappedDevicePointer(self.host)
+
+    @property
+    def nbytes(self) -> int:
+        return self.host.nbytes
+
+    def upload(self, array: np.ndarray, stream) -> None:
+        np.copyto(self.host.view(array.shape), array)  # calls are serialized: no GPU reader now
+
+    def download(self, shape: tuple[int, ...], stream) -> np.ndarray:
+        return self.host.view(shape)
+
+    def free(self) -> None:
+        self.host.free()
+
+
+def io_buffers(cuda: ModuleType, max_shape: tuple[int, ...], dtype: np.dtype,
+               integrated: bool) -> TensorBuffers | MappedBuffers:
+    """Mapped host memory on an integrated GPU, pinned host + device memory otherwise."""
+    return (MappedBuffers if integrated else TensorBuffers)(cuda, max_shape, dtype)

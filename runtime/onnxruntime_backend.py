@@ -1,8 +1,9 @@
-"""ONNX Runtime backend: one session, per-tier buffers and IOBinding allocated at activate().
+"""ONNX Runtime backend: one session, one set of I/O buffers and one IOBinding for all tiers.
 
-Each tier owns one flat host buffer per tensor, sized for the tier's largest shape. A call
-copies the feed into views of those buffers; the binding is redone only when the shape in a
-tier changes, so steady-state inference allocates no input or output buffers.
+Calls are serialized, so every tier shares one flat host buffer per tensor, sized for the
+largest volume any tier can send (the memory plan's shared I/O), allocated at activate(). A
+call copies the feed into views of those buffers; the binding is redone only when the
+(batch, H, W) changes, so steady-state inference allocates no input or output buffers.
 """
 from __future__ import annotations
 
@@ -47,11 +48,17 @@ def available_providers(requested: tuple[str, ...] | None) -> list[str]:
 
 
 @dataclass
-class _TierBuffers:
+class _SharedBuffers:
     flat: dict[str, np.ndarray]
     binding: onnxruntime.IOBinding
     bound_shape: tuple[int, int, int] | None = None  # (batch, H, W) last bound
     views: dict[str, np.ndarray] | None = None
+
+
+def shared_capacity(spec: ModelSpec, tiers: TierTable) -> dict[str, int]:
+    """Elements per tensor that hold the largest shape of any tier."""
+    return {name: max(int(np.prod(spec.max_shapes(tier)[name])) for tier in tiers)
+            for name in (*spec.input_names, *spec.output_names)}
 
 
 class OnnxRuntimeBackend(Backend):
@@ -63,7 +70,7 @@ class OnnxRuntimeBackend(Backend):
         self.onnx_path = Path(onnx_path)
         self.config = config
         self._session: onnxruntime.InferenceSession | None = None
-        self._buffers: dict[str, _TierBuffers] = {}
+        self._buffers: _SharedBuffers | None = None
 
     def _session_options(self) -> onnxruntime.SessionOptions:
         options = onnxruntime.SessionOptions()
@@ -79,12 +86,11 @@ class OnnxRuntimeBackend(Backend):
         self._session = onnxruntime.InferenceSession(
             str(self.onnx_path), sess_options=self._session_options(), providers=providers)
         log.info("onnxruntime session on %s for %s", self._session.get_providers(), self.onnx_path)
-        for tier in self.tiers:
-            flat = {name: np.zeros(int(np.prod(shape)), dtype=np.float32)
-                    for name, shape in self.spec.max_shapes(tier).items()}
-            self._buffers[tier.name] = _TierBuffers(flat=flat, binding=self._session.io_binding())
+        flat = {name: np.zeros(elements, dtype=np.float32)
+                for name, elements in shared_capacity(self.spec, self.tiers).items()}
+        self._buffers = _SharedBuffers(flat=flat, binding=self._session.io_binding())
 
-    def _bind(self, tier_buffers: _TierBuffers, batch: int, height: int, width: int) -> None:
+    def _bind(self, tier_buffers: _SharedBuffers, batch: int, height: int, width: int) -> None:
         views = {}
         for tensor in (*self.spec.inputs, *self.spec.outputs):
             shape = tensor.shape(batch, height, width)
@@ -103,7 +109,7 @@ class OnnxRuntimeBackend(Backend):
         tier_buffers.bound_shape = (batch, height, width)
 
     def _infer_impl(self, tier: TierSpec, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        tier_buffers = self._buffers[tier.name]
+        tier_buffers = self._buffers
         first_image = next(feed[t.name] for t in self.spec.inputs if t.layout == "image")
         batch, _, height, width = first_image.shape
         if tier_buffers.bound_shape != (batch, height, width):
@@ -113,16 +119,15 @@ class OnnxRuntimeBackend(Backend):
         self._session.run_with_iobinding(tier_buffers.binding)
         return {name: tier_buffers.views[name].copy() for name in self.spec.output_names}
 
-    def output_buffer_addresses(self, tier: TierSpec | str) -> dict[str, int]:
-        """Base addresses of a tier's preallocated buffers (tests check they never change)."""
-        name = tier.name if isinstance(tier, TierSpec) else tier
-        return {tensor: array.ctypes.data for tensor, array in self._buffers[name].flat.items()}
+    def output_buffer_addresses(self, tier: TierSpec | str | None = None) -> dict[str, int]:
+        """Base addresses of the preallocated buffers, the same for every tier (tests check
+        they never change)."""
+        return {tensor: array.ctypes.data for tensor, array in self._buffers.flat.items()}
 
     def _memory_impl(self) -> BackendMemory:
-        io_bytes = sum(array.nbytes for buffers in self._buffers.values()
-                       for array in buffers.flat.values())
+        io_bytes = sum(array.nbytes for array in self._buffers.flat.values())
         return BackendMemory(weights_bytes=self.onnx_path.stat().st_size, io_buffer_bytes=io_bytes)
 
     def _close_impl(self) -> None:
-        self._buffers.clear()
+        self._buffers = None
         self._session = None

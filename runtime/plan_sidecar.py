@@ -39,6 +39,8 @@ class PlanSidecar:
     hardware_compat: bool = False
     version_compatible: bool = False
     dla_core: int | None = None
+    io_dtypes: Mapping[str, str] | None = None  # tensor name -> numpy dtype name of the plan's I/O
+    device_memory: Mapping | None = None  # TensorRT's own scratch / weights figures at build
     schema: int = SIDECAR_SCHEMA
 
     def write(self, path: Path) -> Path:

@@ -2,8 +2,9 @@
 
 At ``activate()``: check the plan's sidecar against the running TensorRT and GPU, deserialize,
 create one context per tier with its optimization profile selected once, one scratch area
-shared by all contexts, and pinned host + device buffers for every I/O tensor of every tier,
-sized from the profile's max shape. Per call: set shapes and addresses only when they changed,
+shared by all contexts, and one set of pinned host + device buffers per I/O tensor shared by
+all tiers (calls are serialized), sized for the largest volume any tier's profile allows;
+each tier binds views of them. Per call: set shapes and addresses only when they changed,
 copy in, execute, copy out, synchronize, return copies. Calls are serialized by a lock and
 may come from any thread. tensorrt and pycuda are imported only when the backend is activated.
 """
@@ -21,8 +22,9 @@ import numpy as np
 from fuse_trt.engine.spec import ModelSpec
 from fuse_trt.engine.tiers import TierSpec, TierTable
 from fuse_trt.engine.errors import BackendUnavailableError, InferenceInputError, PlanMismatchError
-from fuse_trt.runtime.cuda_memory import (DeviceBuffer, PrimaryContext, TensorBuffers,
-                                          load_pycuda, query_gpu)
+from fuse_trt.runtime.cuda_memory import (DeviceBuffer, MappedBuffers, PrimaryContext,
+                                          TensorBuffers, io_buffers, is_integrated, load_pycuda,
+                                          query_gpu)
 from fuse_trt.runtime.plan_sidecar import (PlanSidecar, check_plan_runs_here, rebuild_command,
                                            sidecar_path)
 from fuse_trt.runtime.protocol import Backend, BackendMemory
@@ -34,12 +36,12 @@ log = logging.getLogger("fuse_trt")
 
 @dataclass
 class _TierSlot:
-    """One tier: its execution context, buffers, and what is currently set on the context."""
+    """One tier: its execution context, its max shapes, and what is currently set on it."""
 
     profile_index: int
     context: object
     scratch_bytes: int
-    buffers: dict[str, TensorBuffers] = field(default_factory=dict)
+    max_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
     input_shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
     addresses: dict[str, int] = field(default_factory=dict)
 
@@ -57,6 +59,7 @@ class _Loaded:
     scratch: DeviceBuffer | None = None
     io: tuple[IOTensor, ...] = ()
     slots: dict[str, _TierSlot] = field(default_factory=dict)
+    buffers: dict[str, TensorBuffers | MappedBuffers] = field(default_factory=dict)  # all tiers
     weights_bytes: int = 0
 
     def release(self) -> None:
@@ -66,10 +69,9 @@ class _Loaded:
         self.engine = None
         self.runtime = None
         self.logger = None
-        for slot in self.slots.values():
-            for buffers in slot.buffers.values():
-                buffers.free()
-            slot.buffers.clear()
+        for buffers in self.buffers.values():
+            buffers.free()
+        self.buffers.clear()
         if self.scratch is not None:
             self.scratch.free()
             self.scratch = None
@@ -101,6 +103,8 @@ class TensorRTBackend(Backend):
         sidecar = PlanSidecar.read(sidecar_path(self.plan_path))
         check_plan_runs_here(sidecar, self.plan_path, compat.version,
                              query_gpu(cuda, self.device), self.precision)
+        if sidecar.io_dtypes:  # FP16 plans take and return float16: feeds are built so
+            self.spec = self.spec.with_io_dtypes(dict(sidecar.io_dtypes))
         cuda_context = PrimaryContext(cuda, self.device)
         loaded = _Loaded(compat=compat, cuda=cuda)
         try:
@@ -136,8 +140,17 @@ class TensorRTBackend(Backend):
         scratch_sizes = {name: compat.scratch_bytes(loaded.engine, index)
                          for name, index in indices.items()}
         loaded.scratch = DeviceBuffer(loaded.cuda, max(scratch_sizes.values()))
+        max_shapes = {tier.name: {tensor.name: self._max_shape(loaded, tier, indices[tier.name],
+                                                               tensor) for tensor in loaded.io}
+                      for tier in self.tiers}
+        integrated = is_integrated(loaded.cuda, self.device)  # Jetson: map, do not copy
+        for tensor in loaded.io:
+            volume = max(math.prod(shapes[tensor.name]) for shapes in max_shapes.values())
+            loaded.buffers[tensor.name] = io_buffers(loaded.cuda, (volume,), tensor.dtype,
+                                                     integrated)
         for tier in self.tiers:
-            self._open_tier(loaded, tier, indices[tier.name], scratch_sizes[tier.name])
+            self._open_tier(loaded, tier, indices[tier.name], scratch_sizes[tier.name],
+                            max_shapes[tier.name])
         loaded.stream.synchronize()
         log.info("tensorrt %s: %s with %d tier contexts", compat.version, self.plan_path.name,
                  len(loaded.slots))
@@ -153,21 +166,21 @@ class TensorRTBackend(Backend):
                 f"{rebuild_command(self.precision, self.plan_path.parent)}")
         return io
 
-    def _open_tier(self, loaded: _Loaded, tier: TierSpec, index: int, scratch_bytes: int) -> None:
+    def _open_tier(self, loaded: _Loaded, tier: TierSpec, index: int, scratch_bytes: int,
+                   max_shapes: dict[str, tuple[int, ...]]) -> None:
         context = loaded.compat.create_context_without_scratch(loaded.engine)
         if context is None:
             raise BackendUnavailableError(f"TensorRT could not create an execution context for "
                                           f"tier {tier.name} (see the TensorRT errors above)")
-        slot = _TierSlot(profile_index=index, context=context, scratch_bytes=scratch_bytes)
+        slot = _TierSlot(profile_index=index, context=context, scratch_bytes=scratch_bytes,
+                         max_shapes=max_shapes)
         loaded.slots[tier.name] = slot
         loaded.compat.attach_scratch(context, loaded.scratch.address, loaded.scratch.nbytes)
         if not context.set_optimization_profile_async(index, loaded.stream.handle):
             raise PlanMismatchError(f"TensorRT refused optimization profile {index} for tier "
                                     f"{tier.name} of {self.plan_path.name}")
         for tensor in loaded.io:
-            shape = self._max_shape(loaded, tier, index, tensor)
-            slot.buffers[tensor.name] = TensorBuffers(loaded.cuda, shape, tensor.dtype)
-            self._bind(slot, tensor.name)
+            self._bind(slot, loaded.buffers[tensor.name], tensor.name)
 
     def _max_shape(self, loaded: _Loaded, tier: TierSpec, index: int,
                    tensor: IOTensor) -> tuple[int, ...]:
@@ -189,15 +202,15 @@ class TensorRTBackend(Backend):
         with self._lock, self._cuda_context.pushed():
             for name, array in feed.items():
                 self._set_input_shape(slot, name, array.shape)
-                self._bind(slot, name)
-                slot.buffers[name].upload(array, loaded.stream)
+                self._bind(slot, loaded.buffers[name], name)
+                loaded.buffers[name].upload(array, loaded.stream)
             for name in self.spec.output_names:
-                self._bind(slot, name)
+                self._bind(slot, loaded.buffers[name], name)
             if not slot.context.execute_async_v3(loaded.stream.handle):
                 raise RuntimeError(f"TensorRT execute_async_v3 failed for tier {tier.name} "
                                    f"(see the TensorRT errors logged above)")
-            staged = {name: slot.buffers[name].download(self._output_shape(slot, name),
-                                                        loaded.stream)
+            staged = {name: loaded.buffers[name].download(self._output_shape(slot, name),
+                                                          loaded.stream)
                       for name in self.spec.output_names}
             loaded.stream.synchronize()
         return {name: array.copy() for name, array in staged.items()}
@@ -209,12 +222,12 @@ class TensorRTBackend(Backend):
             slot.input_shapes.pop(name, None)
             raise InferenceInputError(
                 f"tensorrt: input {name!r} shape {shape} is outside optimization profile "
-                f"{slot.profile_index} (max {slot.buffers[name].max_shape})")
+                f"{slot.profile_index} (max {slot.max_shapes[name]})")
         slot.input_shapes[name] = shape
 
     @staticmethod
-    def _bind(slot: _TierSlot, name: str) -> None:
-        address = slot.buffers[name].device.address
+    def _bind(slot: _TierSlot, buffers: TensorBuffers | MappedBuffers, name: str) -> None:
+        address = buffers.device.address
         if slot.addresses.get(name) == address:
             return
         if not slot.context.set_tensor_address(name, address):
@@ -224,17 +237,16 @@ class TensorRTBackend(Backend):
     @staticmethod
     def _output_shape(slot: _TierSlot, name: str) -> tuple[int, ...]:
         shape = tuple(int(v) for v in slot.context.get_tensor_shape(name))
-        capacity = slot.buffers[name].max_shape
+        capacity = slot.max_shapes[name]
         if any(v < 0 for v in shape) or math.prod(shape) > math.prod(capacity):
-            raise RuntimeError(f"TensorRT output {name!r} has shape {shape}; its buffer holds "
-                               f"{capacity}")
+            raise RuntimeError(f"TensorRT output {name!r} has shape {shape}; tier profile "
+                               f"{slot.profile_index} allows at most {capacity}")
         return shape
 
     # -- memory and close --------------------------------------------------------------
     def _memory_impl(self) -> BackendMemory:
         loaded = self._loaded
-        io_bytes = sum(buffers.nbytes for slot in loaded.slots.values()
-                       for buffers in slot.buffers.values())
+        io_bytes = sum(buffers.nbytes for buffers in loaded.buffers.values())
         return BackendMemory(
             weights_bytes=loaded.weights_bytes, io_buffer_bytes=io_bytes,
             scratch_bytes_per_tier={name: slot.scratch_bytes for name, slot in loaded.slots.items()},

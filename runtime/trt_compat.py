@@ -123,6 +123,21 @@ class TensorRTCompat:
             flags |= 1 << int(creation_flag.STRONGLY_TYPED)
         return flags
 
+    def io_dtype(self, precision: str) -> str:
+        """The dtype a plan of ``precision`` takes and returns: FP16 plans have FP16 I/O."""
+        return "float16" if precision == "fp16" else "float32"
+
+    def set_network_io_dtype(self, network, dtype: str, strongly_typed: bool) -> None:
+        """Weakly typed builds (8.6, 10.x) set FP16 I/O on the network; strongly typed ones
+        take it from the ONNX (its FP16-I/O variant), where setting a type is not allowed."""
+        if dtype == "float32" or strongly_typed:
+            return
+        half = self.trt.DataType.HALF
+        for index in range(network.num_inputs):
+            network.get_input(index).dtype = half
+        for index in range(network.num_outputs):
+            network.get_output(index).dtype = half
+
     def max_onnx_opset(self) -> int | None:
         """The newest ONNX opset the parser reads, where it is known to be limited."""
         return 17 if self.major == 8 else None
@@ -203,6 +218,17 @@ class TensorRTCompat:
         if self.major == 8:
             return int(engine.device_memory_size)  # 8.6 reports the max over all profiles
         return int(engine.get_device_memory_size_for_profile_v2(profile_index))
+
+    def scratch_report(self, engine, profile_indices: dict[str, int]) -> dict:
+        """TensorRT's own scratch figures per tier profile and for the whole engine."""
+        per_tier = {name: self.scratch_bytes(engine, index)
+                    for name, index in profile_indices.items()}
+        if self.major == 8:
+            whole, source = int(engine.device_memory_size), "device_memory_size"
+        else:
+            whole = int(engine.device_memory_size_v2)
+            source = "get_device_memory_size_for_profile_v2"
+        return {"scratch_bytes_per_tier": per_tier, "scratch_bytes": whole, "source": source}
 
     def attach_scratch(self, context, address: int, nbytes: int) -> None:
         if self.major == 8:

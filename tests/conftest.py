@@ -14,8 +14,9 @@ from fuse_trt.engine.tiers import TierTable
 TINY_TIER_EDGES = (32, 48, 64)
 
 
-def tiny_tiers(stride: int = 16, max_batch: int = 4) -> TierTable:
-    return TierTable.from_short_edges(TINY_TIER_EDGES, stride=stride, max_batch=max_batch)
+def tiny_tiers(stride: int = 16, max_batch: int = 4, region: str = "face") -> TierTable:
+    return TierTable.from_short_edges(TINY_TIER_EDGES, stride=stride, region=region,
+                                      max_batch=max_batch)
 
 
 def perturbed_unet(config, seed: int = 0):

@@ -100,3 +100,40 @@ def test_config_rejects_nonsense():
         FusionConfig(blend="magic")
     with pytest.raises(FuseTrtError, match="set_source"):
         FaceFusion(FusionConfig(blend="classic")).fuse(load_sample("astronaut"))
+
+
+@pytest.fixture(scope="module")
+def group_photo():
+    """Six frontal faces (the two sample photos, mirrored too) in a 2 x 3 grid."""
+    import cv2
+
+    astronaut = cv2.resize(load_sample("astronaut"), (384, 384))
+    grace = cv2.resize(load_sample("grace_hopper"), (384, 384))
+    rows = [np.hstack([astronaut, grace, astronaut[:, ::-1]]),
+            np.hstack([grace[:, ::-1], astronaut, grace])]
+    return np.ascontiguousarray(np.vstack(rows))
+
+
+def test_more_faces_than_a_tier_batch_are_split_never_refused(tmp_path, tiny_bundle, source,
+                                                             group_photo):
+    import shutil
+    from dataclasses import replace
+
+    from fuse_trt.engine.bundle import Bundle
+
+    bundle = Bundle.load(shutil.copytree(tiny_bundle.directory, tmp_path / "bundle"))
+    narrow = replace(bundle.tiers, tiers=tuple(replace(t, max_batch=2) for t in bundle.tiers))
+    replace(bundle, manifest=replace(bundle.manifest, tiers=narrow)).save()
+    config = FusionConfig(bundle=bundle.directory, face="all", backend="onnxruntime",
+                          blend="unet")
+    with FaceFusion(config) as fusion:
+        fusion.set_source(source)
+        faces = fusion.detector.detect(group_photo)
+        calls = count_infer_calls(fusion.backend)
+        fused = fusion.fuse(group_photo, faces=faces)
+    assert len(faces) == 6
+    assert sorted(batch for _, batch in calls) == [2, 2, 2]  # three calls of the tier's batch
+    for face in faces:
+        x, y, w, h = (int(v) for v in face.box)
+        inside = np.abs(fused[y:y + h, x:x + w].astype(int) - group_photo[y:y + h, x:x + w]).sum(2)
+        assert (inside > 30).mean() > 0.2, f"face at {(x, y)} was not fused"

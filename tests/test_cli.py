@@ -233,3 +233,40 @@ def test_build_refuses_an_onnx_with_other_inputs(tmp_path, capsys):
     code, _, err = run_cli(["build", "-o", tmp_path / "b", "--onnx", path], capsys)
     assert_one_line_error(code, err, "match no fusion spec")
     assert not (tmp_path / "b").exists()
+
+
+def test_vram_budget_sizes_the_tier_batches_and_info_reports_the_plan(tmp_path, capsys):
+    import json
+
+    from fuse_trt.build_engine.export import export_onnx
+    from fuse_trt.engine.unet import TINY_UNET_CONFIG
+    from tests.conftest import perturbed_unet
+
+    own = export_onnx(perturbed_unet(TINY_UNET_CONFIG), TINY_UNET_CONFIG.spec(),
+                      tmp_path / "own.onnx")
+    plans = {}
+    for budget in ("1MiB", "4MiB"):
+        bundle = tmp_path / budget
+        code, _, err = run_cli(["build", "-o", bundle, "--onnx", own, "--stride",
+                                TINY_UNET_CONFIG.stride, "--tiers", "32,48,64", "--max-batch",
+                                "8", "--vram-budget", budget], capsys)
+        assert code == 0, err
+        code, out, err = run_cli(["info", bundle, "--json"], capsys)
+        assert code == 0, err
+        plans[budget] = json.loads(out)["memory_plan"]
+        code, text, _ = run_cli(["info", bundle], capsys)
+        assert "memory plan (fp16 TensorRT, float16 I/O; budget" in text
+    for budget, plan in plans.items():
+        assert plan["device_total_bytes"] <= plan["budget_bytes"] == {"1MiB": 1, "4MiB": 4}[
+            budget] << 20
+        assert set(plan["tiers"]) == {"32", "48", "64"}
+        assert plan["device_total_bytes"] == (plan["weights_bytes"] + plan["shared_scratch_bytes"]
+                                              + plan["shared_io_bytes"])
+    small, large = ([t["max_batch"] for t in plans[b]["tiers"].values()] for b in ("1MiB", "4MiB"))
+    assert all(s <= l for s, l in zip(small, large)) and small != large
+    code, _, err = run_cli(["build", "-o", tmp_path / "tiny", "--onnx", own, "--stride",
+                            TINY_UNET_CONFIG.stride, "--tiers", "32,48,64", "--vram-budget",
+                            "1KiB"], capsys)
+    assert_one_line_error(code, err, "cannot hold one image of tier")
+    code, _, err = run_cli(["build", "-o", tmp_path / "x", "--vram-budget", "lots"], capsys)
+    assert code == 2 and "300MiB" in err

@@ -59,11 +59,14 @@ def fusion_region(face: Face, image_shape_hw: tuple[int, int], context: float = 
     """A square around ``face.box`` grown by ``context`` x its long side on each side.
 
     The side is at least ``min_size`` where the image allows; a box near the border is shifted
-    inwards, and any side longer than the image is cut to the image.
+    inwards. Where the image is shorter than the side, both sides are cut to the image's short
+    side (never below ``min_size`` or the face box itself), so the region stays square and the
+    UNet's square face tiers take it without downscaling (engine/tiers.py).
     """
     height, width = int(image_shape_hw[0]), int(image_shape_hw[1])
     x, y, w, h = face.box
     side = max(int(math.ceil(max(w, h) * (1.0 + 2.0 * context))), int(min_size), 1)
-    x0, x1 = _span(x + w / 2.0, side, width)
-    y0, y1 = _span(y + h / 2.0, side, height)
+    square = max(min(side, height, width), int(min_size))
+    x0, x1 = _span(x + w / 2.0, max(square, int(math.ceil(w))), width)
+    y0, y1 = _span(y + h / 2.0, max(square, int(math.ceil(h))), height)
     return Region(x0, y0, x1, y1)

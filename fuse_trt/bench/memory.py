@@ -125,6 +125,24 @@ class MemoryJob:
     iterations: int = 3
 
 
+def predicted_bytes(bundle, backend: str, precision: str, tier_name: str, batch: int) -> int:
+    """What the memory plan says this run holds: TensorRT holds the whole plan (weights,
+    shared scratch, shared I/O); ONNX Runtime and PyTorch hold weights, the shared I/O and
+    the activations of the shape they run."""
+    from fuse_trt.engine.activations import ActivationEstimator
+    from fuse_trt.engine.choices import ArtifactKind, Precision
+    from fuse_trt.engine.memory_plan import ACTIVATION_BYTES, memory_plan
+
+    estimator = ActivationEstimator.from_path(bundle.artifact_path(ArtifactKind.ONNX, Precision.FP32), bundle.spec)
+    plan_precision = precision if backend == "tensorrt" else "fp32"  # ORT CPU runs FP32
+    plan = memory_plan(estimator, bundle.tiers, plan_precision)
+    if backend == "tensorrt":
+        return plan.device_total_bytes
+    tier = bundle.tiers.by_name(tier_name)
+    run = estimator.peak(batch, *tier.opt_shape, ACTIVATION_BYTES[plan_precision]).bytes
+    return plan.weights_bytes + plan.shared_io_bytes + run
+
+
 def _preload(backend: str) -> None:
     """Import the backend's library before the baseline so its code pages are not counted."""
     if backend == BackendName.TORCH:
@@ -151,6 +169,8 @@ def measure_memory(job: MemoryJob) -> dict:
     baseline = rss_bytes()
     backend = open_backend(bundle, job.backend, job.precision).activate()
     after_activate = rss_bytes()
+    feed = {name: array.astype(backend.spec.tensor(name).dtype, copy=False)
+            for name, array in feed.items()}  # FP16 plans take FP16
     gpu_activated = gpu_mem_info() if on_gpu else None
     backend.infer(tier, feed)
     gpu_first = gpu_mem_info() if on_gpu else None
@@ -164,6 +184,8 @@ def measure_memory(job: MemoryJob) -> dict:
         "peak_rss_growth_mib": (peak - baseline) / MIB,
         "steady_rss_growth_mib": (rss_bytes() - baseline) / MIB,
         "backend_held_mib": held.total_bytes / MIB,
+        "predicted_mib": predicted_bytes(bundle, job.backend, job.precision, job.tier,
+                                         job.batch) / MIB,
         "backend_memory": {"weights_bytes": held.weights_bytes,
                            "io_buffer_bytes": held.io_buffer_bytes,
                            "scratch_bytes_per_tier": dict(held.scratch_bytes_per_tier),

@@ -45,7 +45,7 @@ def _ratio(value) -> str:
 
 
 TABLE_HEADER = ("| tier | backend | precision | median ms | p90 | p99 | CV | iters | "
-                "fuse e2e ms | peak MiB | speed-up vs torch | e2e speed-up | mem ratio | "
+                "fuse e2e ms | peak MiB | predicted MiB | speed-up vs torch | e2e speed-up | mem ratio | "
                 "GFLOP/s (% GEMM) |")
 
 
@@ -56,7 +56,8 @@ def results_table(rows: list[dict]) -> list[str]:
             f"| {row['tier']} | {row['backend']} | {row['precision']} | "
             f"{_fmt(row['median_ms'])} | {_fmt(row['p90_ms'])} | {_fmt(row['p99_ms'])} | "
             f"{_fmt(row['cv'], 3)} | {row['iterations']} | {_fmt(row['e2e_median_ms'])} | "
-            f"{_fmt(row['peak_mem_mib'], 0)} | {_ratio(row['speedup_vs_torch'])} | "
+            f"{_fmt(row['peak_mem_mib'], 0)} | {_fmt(row.get('predicted_mib'), 0)} | "
+            f"{_ratio(row['speedup_vs_torch'])} | "
             f"{_ratio(row['e2e_speedup_vs_torch'])} | {_ratio(row['mem_ratio_vs_torch'])} | "
             f"{_fmt(row['gflops'], 0)} ({_fmt(100 * row['gemm_fraction'], 0)}%) |")
     return lines

@@ -69,6 +69,7 @@ def build_rows(combinations: list[Combination], tiers, batch: int,
                 "e2e": e2e, "e2e_median_ms": e2e["median_ms"] if e2e else None,
                 "peak_mem_mib": peak, "peak_mem_source": peak_source,
                 "backend_held_mib": run["backend_held_mib"] if run else None,
+                "predicted_mib": run.get("predicted_mib") if run else None,
                 "memory": run, "flops": flops[tier.name], "gflops": gflops,
                 "gemm_gflops": gemm_gflops, "gemm_fraction": gflops / gemm_gflops})
     _add_ratios(rows, reference)

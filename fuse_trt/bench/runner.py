@@ -178,7 +178,7 @@ def _open_cases(bundle: Bundle, combinations: list[Combination], tiers, frames: 
             errors.append(_error("open", combo.backend, combo.precision, error))
             continue
         for tier in tiers:
-            feed = bundle.spec.example_feed(config.batch, *tier.opt_shape)
+            feed = fusion.backend.spec.example_feed(config.batch, *tier.opt_shape)
             cases.append(TimedCase(("model", combo, tier.name),
                                    _infer_call(fusion.backend, tier, feed)))
             if config.end_to_end:

@@ -8,42 +8,73 @@ from hypothesis import strategies as st
 from fuse_trt.engine.tiers import DEFAULT_TIERS, TierTable
 
 sizes = st.integers(min_value=1, max_value=8000)
+FRAME_TIERS = TierTable.from_short_edges(region="frame")
 
 
 @settings(max_examples=3000, deadline=None)
-@given(height=sizes, width=sizes)
-def test_every_shape_lands_in_exactly_one_tier_inside_its_profile(height, width):
-    matches = [tier for tier in DEFAULT_TIERS if tier.accepts(min(height, width))]
+@given(height=sizes, width=sizes, region=st.sampled_from(["face", "frame"]))
+def test_every_shape_lands_in_exactly_one_tier_inside_its_profile(height, width, region):
+    table = DEFAULT_TIERS if region == "face" else FRAME_TIERS
+    matches = [tier for tier in table if tier.accepts(min(height, width))]
     assert len(matches) == 1
-    plan = DEFAULT_TIERS.plan(height, width)
+    plan = table.plan(height, width)
     assert plan.tier is matches[0]
     planned_h, planned_w = plan.planned_shape
     assert plan.tier.contains(planned_h, planned_w)
-    assert planned_h % DEFAULT_TIERS.stride == 0 and planned_w % DEFAULT_TIERS.stride == 0
+    assert planned_h % table.stride == 0 and planned_w % table.stride == 0
     assert plan.scaled_shape[0] <= planned_h and plan.scaled_shape[1] <= planned_w
+    assert planned_h == plan.tier.short_edge  # landscape (or square) at the tier's short edge
+    assert plan.transposed == (region == "frame" and height > width)
+
+
+def test_profiles_are_no_larger_than_what_the_planner_sends():
+    """Face tiers are exactly (S, S); frame tiers (S, S)..(S, 16/9 S), both orientations."""
+    for tier in DEFAULT_TIERS:
+        edge = tier.short_edge
+        assert tier.min_shape == tier.max_shape == (edge, edge)
+    for tier, landscape in zip(FRAME_TIERS, [(511, 910), (720, 1280), (2160, 3840)]):
+        edge = tier.short_edge
+        long_edge = -(-edge * 16 // 9 // 16) * 16
+        assert tier.max_shape == (edge, long_edge)
+        assert FRAME_TIERS.plan(*landscape).planned_shape == tier.max_shape
+        assert FRAME_TIERS.plan(*landscape[::-1]).planned_shape == tier.max_shape
 
 
 @settings(max_examples=150, deadline=None)
-@given(height=st.integers(1, 1400), width=st.integers(1, 1400), channels=st.sampled_from([1, 3]))
-def test_plan_then_undo_returns_original_size(height, width, channels):
+@given(height=st.integers(1, 1400), width=st.integers(1, 1400), channels=st.sampled_from([1, 3]),
+       region=st.sampled_from(["face", "frame"]))
+def test_plan_then_undo_returns_original_size(height, width, channels, region):
     image = np.random.default_rng(0).integers(0, 255, (height, width, channels), np.uint8)
-    plan = DEFAULT_TIERS.plan(height, width)
+    plan = (DEFAULT_TIERS if region == "face" else FRAME_TIERS).plan(height, width)
     planned = plan.apply(image)
     assert planned.shape == (*plan.planned_shape, channels)
     restored = plan.undo(planned)
     assert restored.shape == image.shape
 
 
-@pytest.mark.parametrize(("shape", "tier", "planned"), [
-    ((300, 400), "512", (512, 512)),       # small: reflect-padded, no interpolation
-    ((511, 700), "512", (512, 704)),
-    ((512, 640), "768", (768, 960)),       # 512..1023 scaled to short edge 768
-    ((1080, 1920), "1024", (1024, 1824)),  # >= 1024 scaled down to 1024
-    ((100, 3000), "512", (512, 1024)),     # extreme aspect: long edge capped at 2x
+@pytest.mark.parametrize(("region", "shape", "tier", "scaled", "planned"), [
+    ("face", (300, 400), "512", (300, 400), (512, 512)),      # small: padded, no interpolation
+    ("face", (511, 511), "512", (511, 511), (512, 512)),
+    ("face", (511, 700), "512", (374, 512), (512, 512)),      # not square: long edge fitted
+    ("face", (768, 768), "768", (768, 768), (768, 768)),      # 512..1023 scaled to 768
+    ("face", (1500, 1500), "1024", (1024, 1024), (1024, 1024)),  # >= 1024 scaled down
+    ("frame", (1080, 1920), "1024", (1024, 1820), (1024, 1824)),
+    ("frame", (1920, 1080), "1024", (1024, 1820), (1024, 1824)),  # portrait: transposed
+    ("frame", (512, 640), "768", (768, 960), (768, 960)),
+    ("frame", (100, 3000), "512", (30, 912), (512, 912)),     # extreme aspect: capped at 16:9
 ])
-def test_seed_rule_examples(shape, tier, planned):
-    plan = DEFAULT_TIERS.plan(*shape)
-    assert (plan.tier.name, plan.planned_shape) == (tier, planned)
+def test_seed_rule_examples(region, shape, tier, scaled, planned):
+    plan = TierTable.from_short_edges(region=region).plan(*shape)
+    assert (plan.tier.name, plan.scaled_shape, plan.planned_shape) == (tier, scaled, planned)
+
+
+def test_transposed_plan_round_trips_pixels():
+    image = np.random.default_rng(1).integers(0, 255, (600, 400, 3), np.uint8)
+    plan = FRAME_TIERS.plan(600, 400)
+    planned = plan.apply(image)
+    assert plan.transposed and planned.shape == (512, 608, 3)  # padded only, no resize
+    assert np.array_equal(planned[:400, :600], image.swapaxes(0, 1))
+    assert np.array_equal(plan.undo(planned), image)
 
 
 def test_small_image_is_padded_not_interpolated():

@@ -45,10 +45,21 @@ def test_fp16_comes_from_flags_before_11_and_from_an_fp16_onnx_in_11(emulated, t
     assert header["precision"] == "fp16"
     if emulated.version.startswith("11."):
         assert (sidecar.onnx_file, header["flags"], sidecar.strongly_typed) == \
-            ("model.fp16.onnx", [], True)
+            ("model.fp16-io.onnx", [], True)
     else:
         assert (sidecar.onnx_file, "FP16" in header["flags"], sidecar.strongly_typed) == \
             ("model.onnx", True, False)
+    # FP16 plans take and return FP16 on every version: set on the network before 11, from
+    # the FP16-I/O ONNX in 11; the sidecar records it for the runtime
+    io = {**header["inputs"], **header["outputs"]}
+    assert {name: entry["dtype"] for name, entry in io.items()} == dict.fromkeys(io, "HALF")
+    assert sidecar.io_dtypes == dict.fromkeys(io, "float16")
+
+
+def test_fp32_plans_keep_fp32_io(trt10, tiers, tmp_path):
+    plan = build_plan(tmp_path, SPEC, tiers, "fp32")
+    assert {entry["dtype"] for entry in plan_header(plan)["inputs"].values()} == {"FLOAT"}
+    assert set(PlanSidecar.read(sidecar_path(plan)).io_dtypes.values()) == {"float32"}
 
 
 def test_strongly_typed_10x_builds_from_the_fp16_onnx(trt10, tiers, tmp_path):

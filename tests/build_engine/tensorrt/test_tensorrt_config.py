@@ -13,14 +13,14 @@ def test_one_profile_per_tier_with_batch_one_to_max_and_opt_one(tiers):
     assert list(table) == ["32", "48", "64"]
     assert [entry["index"] for entry in table.values()] == [0, 1, 2]
     composite = table["48"]["inputs"]["composite"]
-    assert composite == {"min": [1, 3, 48, 48], "opt": [1, 3, 48, 48], "max": [4, 3, 96, 96]}
+    assert composite == {"min": [1, 3, 48, 48], "opt": [1, 3, 48, 48], "max": [4, 3, 48, 96]}
     identity = table["48"]["inputs"]["identity"]
     assert identity == {"min": [1, 128], "opt": [1, 128], "max": [4, 128]}
 
 
 def test_max_batch_override_and_static_dla_profiles(tiers):
     wide = profile_table(IDENTITY_FUSION_SPEC, tiers.tiers, max_batch=8)
-    assert wide["32"]["inputs"]["mask"]["max"] == [8, 1, 64, 64]
+    assert wide["32"]["inputs"]["mask"]["max"] == [8, 1, 32, 64]
     static = profile_table(IDENTITY_FUSION_SPEC, tiers.tiers, static=True)
     for bounds in static["64"]["inputs"].values():
         assert bounds["min"] == bounds["opt"] == bounds["max"]

@@ -22,9 +22,11 @@ def test_region_stays_inside_and_holds_the_face(height, width, fx, fy, fw, fh, c
     assert 0 <= region.x0 < region.x1 <= width and 0 <= region.y0 < region.y1 <= height
     side = max(box[2], box[3]) * (1 + 2 * context)
     wanted = max(side, min_size)
-    assert region.width >= min(wanted, width) - 1 and region.height >= min(wanted, height) - 1
-    if wanted <= min(width, height):
-        assert region.width == region.height  # square wherever the image allows
+    square = max(min(wanted, height, width), min_size)
+    assert region.width >= min(max(square, box[2]), width) - 1
+    assert region.height >= min(max(square, box[3]), height) - 1
+    if max(box[2], box[3]) <= min(width, height) and min_size <= min(width, height):
+        assert region.width == region.height  # square unless the face or min_size is too big
     # the part of the face box inside the image is inside the region
     assert region.x0 <= max(0.0, box[0]) + 1 and region.x1 >= min(width, box[0] + box[2]) - 1
     assert region.y0 <= max(0.0, box[1]) + 1 and region.y1 >= min(height, box[1] + box[3]) - 1
@@ -34,6 +36,13 @@ def test_face_at_the_border_shifts_the_region_inwards():
     region = fusion_region(_face(-20.0, 500.0, 100.0, 120.0), (600, 800), context=0.5)
     assert (region.x0, region.y1) == (0, 600)
     assert region.width == region.height == 240
+
+
+def test_region_clipped_by_a_wide_frame_stays_square():
+    """A close-up webcam face: the frame's height cuts the square, and the width follows."""
+    region = fusion_region(_face(700.0, 150.0, 480.0, 500.0), (720, 1280), context=0.6)
+    assert region.height == region.width == 720
+    assert region.x0 <= 700 and region.x1 >= 1180
 
 
 def test_centred_face_region_is_centred():

@@ -29,7 +29,8 @@ EXPECTED_PATHS = {  # version -> (attributes it must touch, attributes it must n
     "8.6.1": ({"ICudaEngine.create_execution_context_without_device_memory",
                "ICudaEngine.device_memory_size", "IExecutionContext.device_memory",
                "NetworkDefinitionCreationFlag.EXPLICIT_BATCH", "BuilderFlag.FP16",
-               "BuilderFlag.INT8", "IBuilderConfig.int8_calibrator", "ParserError.node"},
+               "BuilderFlag.INT8", "IBuilderConfig.int8_calibrator", "ParserError.node",
+               "ITensor.dtype", "DataType.HALF"},
               {"ExecutionContextAllocationStrategy.USER_MANAGED", "ParserError.node_name",
                "IExecutionContext.set_device_memory", "ICudaEngine.get_engine_stat"}),
     "10.3.0": ({"ExecutionContextAllocationStrategy.USER_MANAGED",
@@ -54,7 +55,8 @@ EXPECTED_PATHS = {  # version -> (attributes it must touch, attributes it must n
 def run_every_tier(plan: Path, tiers: TierTable, precision: str) -> None:
     with TensorRTBackend(plan, SPEC, tiers, precision) as backend:
         for tier in tiers:
-            feed = feed_for(SPEC, tier.max_batch, *tier.max_shape)
+            feed = {name: array.astype(backend.spec.tensor(name).dtype) for name, array in
+                    feed_for(SPEC, tier.max_batch, *tier.max_shape).items()}  # FP16 plans: FP16
             fused = backend.infer(tier, feed)["fused"]
             assert fused.shape == (tier.max_batch, 3, *tier.max_shape)
             assert np.isfinite(fused).all()

@@ -66,8 +66,8 @@ def test_a_tier_the_plan_was_not_built_for_is_refused(trt10, tiers, tmp_path):
 
 def test_a_profile_narrower_than_its_tier_is_refused(trt10, tiers, tmp_path):
     plan = build_plan(tmp_path, FUSION_SPEC, tiers, max_batch=2)
-    assert_refused(plan, tiers, trt10.gpu, r"profile 0 covers composite .*\(2, 3, 64, 64\).*"
-                                           r"needs \(1, 3, 32, 32\)\.\.\(4, 3, 64, 64\)")
+    assert_refused(plan, tiers, trt10.gpu, r"profile 0 covers composite .*\(2, 3, 32, 64\).*"
+                                           r"needs \(1, 3, 32, 32\)\.\.\(4, 3, 32, 64\)")
     narrow = TierTable(tuple(replace(t, max_batch=2) for t in tiers), tiers.stride)
     with TensorRTBackend(plan, FUSION_SPEC, narrow, "fp32") as backend:
         assert backend.memory().io_buffer_bytes > 0

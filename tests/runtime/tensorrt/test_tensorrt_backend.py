@@ -27,7 +27,7 @@ def tier_feeds(spec, tiers):
         (min_h, min_w), (max_h, max_w) = tier.min_shape, tier.max_shape
         yield tier, feed_for(spec, 1, min_h, min_w, seed=1)
         yield tier, feed_for(spec, tier.max_batch, max_h, max_w, seed=2)
-        yield tier, feed_for(spec, 2, min_h, max_w - tiers.stride, seed=3)
+        yield tier, feed_for(spec, 2, min_h, max(min_w, max_w - tiers.stride), seed=3)
 
 
 def compare_with_onnxruntime(spec, tiers, plan, precision, onnx_path):
@@ -35,7 +35,9 @@ def compare_with_onnxruntime(spec, tiers, plan, precision, onnx_path):
             TensorRTBackend(plan, spec, tiers, precision) as backend:
         worst = {}
         for tier, feed in tier_feeds(spec, tiers):
-            expected, actual = reference.infer(tier, feed), backend.infer(tier, feed)
+            typed = {name: array.astype(backend.spec.tensor(name).dtype)
+                     for name, array in feed.items()}  # an FP16 plan takes FP16
+            expected, actual = reference.infer(tier, feed), backend.infer(tier, typed)
             assert actual.keys() == expected.keys()
             for name in expected:
                 assert actual[name].shape == expected[name].shape
@@ -157,8 +159,52 @@ def test_memory_reports_weights_scratch_and_buffers(emulated, tiers, tmp_path):
     assert memory.weights_bytes > 0
     assert memory.shared_scratch_bytes == max(memory.scratch_bytes_per_tier.values())
     assert set(memory.scratch_bytes_per_tier) == set(tiers.names())
-    expected_io = sum(2 * 4 * int(np.prod(shape)) for tier in tiers
-                      for shape in IDENTITY_FUSION_SPEC.max_shapes(tier).values())
-    assert memory.io_buffer_bytes == expected_io  # pinned + device, every tensor, every tier
+    largest = {name: max(int(np.prod(IDENTITY_FUSION_SPEC.max_shapes(tier)[name])) for tier in tiers)
+               for name in (*IDENTITY_FUSION_SPEC.input_names, *IDENTITY_FUSION_SPEC.output_names)}
+    # pinned + device, one buffer per tensor shared by every tier
+    assert memory.io_buffer_bytes == sum(2 * 4 * volume for volume in largest.values())
     per_profile = len(set(memory.scratch_bytes_per_tier.values())) > 1
     assert per_profile == (not emulated.version.startswith("8."))  # 8.6 reports one size
+
+
+@pytest.mark.parametrize("integrated", [False, True], ids=["discrete", "jetson"])
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
+def test_the_backend_allocates_exactly_the_memory_plan(integrated, spec, tiers, tmp_path,
+                                                       monkeypatch):
+    """Emulated allocations summed: weights + shared scratch + the plan's shared FP16 I/O on
+    the device and as much pinned; on an integrated GPU the I/O is mapped host memory only."""
+    from fuse_trt.engine.activations import ActivationEstimator
+    from fuse_trt.engine.memory_plan import memory_plan
+    from tests.support.tensorrt import FakeGpu, emulate
+
+    gpu = FakeGpu(integrated=integrated)
+    emulate("10.16.1.11", gpu).install(monkeypatch)
+    plan = build_plan(tmp_path, spec, tiers, "fp16")
+    predicted = memory_plan(ActivationEstimator.from_path(tmp_path / "model.onnx", spec),
+                            tiers, "fp16")
+    device_before, pinned_before = gpu.device_bytes(), gpu.pinned_bytes
+    with TensorRTBackend(plan, spec, tiers, "fp16") as backend:
+        device, pinned = gpu.device_bytes() - device_before, gpu.pinned_bytes - pinned_before
+        held = backend.memory()
+        worst = compare_with_onnxruntime_on(backend, spec, tiers, tmp_path / "model.onnx")
+    io_on_device = 0 if integrated else predicted.shared_io_bytes
+    assert device == held.weights_bytes + held.shared_scratch_bytes + io_on_device
+    assert pinned == predicted.shared_io_bytes  # host staging, or the one mapped copy
+    # all DRAM/VRAM held: the plan's device total plus its extra pinned (none on a Jetson)
+    assert device + pinned == (held.weights_bytes + held.shared_scratch_bytes
+                               + predicted.shared_io_bytes
+                               + predicted.pinned_host_bytes(integrated))
+    assert gpu.counts["mapped_on_discrete"] == 0
+    assert max(worst.values()) < 2e-2  # FP16 I/O: outputs still match ONNX Runtime FP32
+
+
+def compare_with_onnxruntime_on(backend, spec, tiers, onnx_path):
+    worst = {}
+    with OnnxRuntimeBackend(onnx_path, spec, tiers) as reference:
+        for tier, feed in tier_feeds(spec, tiers):
+            typed = {name: array.astype(np.float16) for name, array in feed.items()}
+            actual, expected = backend.infer(tier, typed), reference.infer(tier, feed)
+            assert actual["fused"].dtype == np.float16
+            worst[tier.name] = max(worst.get(tier.name, 0.0),
+                                   float(np.abs(actual["fused"] - expected["fused"]).max()))
+    return worst

@@ -19,6 +19,7 @@ from tests.support.tensorrt.emulation import NUMPY_TYPES, read_plan, settable
 from tests.support.tensorrt.fake_cuda import FakeCudaError
 
 SCRIBBLE = 0xAB  # what an execution leaves in its scratch memory
+ORT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
 
 
 class RuntimeImpl:
@@ -218,16 +219,22 @@ class ExecutionContextImpl:
         return [*self._header["inputs"], *self._header["outputs"]]
 
     def _run(self, shapes, addresses, scratch, scratch_needed) -> None:
+        session = self._engine()._session()
+        onnx_types = {value.name: ORT_TYPES[value.type] for value in session.get_inputs()}
         feeds = {}
         for name, entry in self._header["inputs"].items():
             dtype = np.dtype(NUMPY_TYPES[entry["dtype"]])
             raw = self._gpu.view(addresses[name], dtype.itemsize * math.prod(shapes[name]))
-            feeds[name] = raw.view(dtype).reshape(shapes[name]).copy()
-        results = self._engine()._session().run(list(self._header["outputs"]), feeds)
+            value = raw.view(dtype).reshape(shapes[name]).copy()
+            if dtype == np.float16 and not np.isfinite(value).all():
+                raise AssertionError(f"input {name} holds bytes that are not FP16 values")
+            feeds[name] = value.astype(onnx_types[name])  # TensorRT's I/O reformat
+        results = session.run(list(self._header["outputs"]), feeds)
         for name, value in zip(self._header["outputs"], results):
             expected = self._resolved_shape(name, shapes)
             if tuple(value.shape) != expected:
                 raise AssertionError(f"output {name} came out {value.shape}, shape said {expected}")
+            value = value.astype(NUMPY_TYPES[self._header["outputs"][name]["dtype"]])
             flat = np.ascontiguousarray(value).reshape(-1).view(np.uint8)
             self._gpu.view(addresses[name], flat.size)[:] = flat
         self._gpu.view(scratch[0], scratch_needed)[:] = SCRIBBLE

@@ -97,7 +97,13 @@ class TensorImpl:
 
     name = property(lambda self: self._tensor[0])
     shape = property(lambda self: self._emu.new("Dims", self._tensor[1]))
-    dtype = property(lambda self: self._emu.enum("DataType", self._tensor[2]))
+
+    def _set_dtype(self, data_type):
+        if data_type._name not in NUMPY_TYPES:
+            raise TypeError(f"ITensor.dtype: {data_type!r} is not a DataType")
+        self._tensor = (*self._tensor[:2], data_type._name)
+
+    dtype = property(lambda self: self._emu.enum("DataType", self._tensor[2]), _set_dtype)
 
 
 class DataTypeImpl:

@@ -21,11 +21,15 @@ class FakeCudaError(RuntimeError):
 
 
 class FakeGpu:
+    """``integrated``: a Jetson-like GPU whose device memory is the host's (DEVICEMAP works)."""
+
     def __init__(self, name: str = "Emulated GPU", compute_capability=(8, 7),
                  total_memory: int = 8 << 30, integrated: bool = False):
         self.name, self.compute_capability = name, tuple(compute_capability)
         self.total_memory, self.integrated = int(total_memory), bool(integrated)
         self.allocations: dict[int, np.ndarray] = {}
+        self.mapped: set[int] = set()  # device addresses that are mapped page-locked host memory
+        self.pinned_bytes = 0  # page-locked host memory alive now
         self.streams: dict[int, FakeStream] = {}
         self.counts: Counter = Counter()
         self.events: list[str] = []
@@ -50,9 +54,23 @@ class FakeGpu:
         self.allocations[address] = np.zeros(nbytes, np.uint8)
         return address
 
+    def map_host(self, host: bytearray) -> int:
+        """Give page-locked host memory a device address that reads and writes the same bytes."""
+        address = self._next_address
+        self._next_address += -(-max(len(host), 1) // ALIGNMENT) * ALIGNMENT + ALIGNMENT
+        self.allocations[address] = np.frombuffer(host, np.uint8)
+        self.mapped.add(address)
+        return address
+
+    def device_bytes(self) -> int:
+        """Device memory alive now, mapped host memory not counted (it is host memory)."""
+        return sum(storage.size for address, storage in self.allocations.items()
+                   if address not in self.mapped)
+
     def release(self, address: int) -> None:
         if self.allocations.pop(address, None) is None:
             raise FakeCudaError(f"free of {address:#x}: not a live allocation")
+        self.mapped.discard(address)
 
     def remaining(self, address: int) -> int:
         """Bytes from ``address`` to the end of its live allocation."""
@@ -71,14 +89,24 @@ class FakeGpu:
 
 
 class HostAllocation(bytearray):
-    def __init__(self, gpu: FakeGpu, nbytes: int):
+    def __init__(self, gpu: FakeGpu, nbytes: int, mapped: bool = False):
         super().__init__(nbytes)
         self.gpu, self.freed = gpu, False
+        gpu.pinned_bytes += nbytes
+        self.device_address = gpu.map_host(self) if mapped else None
+
+    def get_device_pointer(self) -> int:
+        if self.device_address is None:
+            raise FakeCudaError("get_device_pointer of host memory allocated without DEVICEMAP")
+        return self.device_address
 
     def free(self) -> None:
         if self.freed:
             raise FakeCudaError("pinned host memory freed twice")
         self.freed = True
+        self.gpu.pinned_bytes -= len(self)
+        if self.device_address is not None:
+            self.gpu.release(self.device_address)
         self.gpu.events.append("free host")
 
 
@@ -170,23 +198,29 @@ def make_pycuda(gpu: FakeGpu) -> tuple[types.ModuleType, types.ModuleType]:
             return gpu.total_memory
 
         def get_attribute(self, attribute):
-            if attribute is not device_attribute.INTEGRATED:
-                raise FakeCudaError(f"the fake device knows no attribute {attribute!r}")
-            return int(gpu.integrated)
+            if attribute is device_attribute.INTEGRATED:
+                return int(gpu.integrated)
+            if attribute is device_attribute.CAN_MAP_HOST_MEMORY:
+                return 1
+            raise FakeCudaError(f"device attribute {attribute!r} is not emulated")
 
-    device_attribute = types.SimpleNamespace(INTEGRATED=object())
+    device_attribute = types.SimpleNamespace(INTEGRATED=object(), CAN_MAP_HOST_MEMORY=object())
+    host_alloc_flags = types.SimpleNamespace(PORTABLE=1, DEVICEMAP=2, WRITECOMBINED=4)
 
     def mem_alloc(nbytes):
         gpu.require_context("mem_alloc")
         gpu.counts["mem_alloc"] += 1
         return DeviceAllocation(gpu, int(nbytes))
 
-    def pagelocked_empty(shape, dtype):
+    def pagelocked_empty(shape, dtype, order="C", mem_flags=0):
         gpu.require_context("pagelocked_empty")
         gpu.counts["pagelocked_empty"] += 1
+        mapped = bool(mem_flags & host_alloc_flags.DEVICEMAP)
+        if mapped and not gpu.integrated:
+            gpu.counts["mapped_on_discrete"] += 1  # legal, but slow: every access crosses PCIe
         shape = (shape,) if np.isscalar(shape) else tuple(shape)
         nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
-        return np.ndarray(shape, dtype, buffer=HostAllocation(gpu, nbytes))
+        return np.ndarray(shape, dtype, buffer=HostAllocation(gpu, nbytes, mapped), order=order)
 
     def memcpy_htod_async(dest, src, stream=None):
         _check_copy(gpu, src, stream, "memcpy_htod_async")
@@ -201,9 +235,10 @@ def make_pycuda(gpu: FakeGpu) -> tuple[types.ModuleType, types.ModuleType]:
     driver.__dict__.update(
         init=lambda: None, Device=Device, Context=FakeContext, mem_alloc=mem_alloc,
         pagelocked_empty=pagelocked_empty, memcpy_htod_async=memcpy_htod_async,
+        device_attribute=device_attribute, host_alloc_flags=host_alloc_flags,
         memcpy_dtoh_async=memcpy_dtoh_async, Stream=lambda: FakeStream(gpu),
         get_version=lambda: (12, 4, 0), get_driver_version=lambda: 12040,
-        device_attribute=device_attribute, Error=FakeCudaError)
+        Error=FakeCudaError)
     package = types.ModuleType("pycuda")
     package.__path__ = []
     package.driver = driver

@@ -13,7 +13,8 @@ NEWEST_10X = "10.16.1.11"
 
 @pytest.fixture
 def tiers():
-    return tiny_tiers()
+    """Frame tiers: landscape profiles, so shapes vary in one axis within a tier."""
+    return tiny_tiers(region="frame")
 
 
 @pytest.fixture(params=VERSIONS)

@@ -1,0 +1,107 @@
+"""How much activation memory a fusion ONNX needs at one input shape, from the graph alone.
+
+ONNX shape inference fixes every intermediate tensor's shape at (batch, H, W); each tensor
+is then alive from the node that produces it to its last consumer (nodes run in the graph's
+topological order, one at a time). The estimate is the peak, over nodes, of the bytes alive
+while that node runs. Graph inputs and outputs are left out (they live in the I/O buffers),
+and so are initializers and constants (the weights). This is what an executor that frees
+each tensor after its last use must hold; TensorRT's scratch is its own plan of the same
+tensors after fusion, so the two are compared wherever a plan is built.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import helper, shape_inference
+
+from fuse_trt.engine.spec import ModelSpec
+
+FLOAT_TYPES = frozenset({onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16,
+                         onnx.TensorProto.DOUBLE, onnx.TensorProto.BFLOAT16})
+
+
+def element_bytes(elem_type: int, float_bytes: int) -> int:
+    """Bytes per element; float tensors take ``float_bytes`` (the precision's activation size)."""
+    if elem_type in FLOAT_TYPES:
+        return float_bytes
+    return np.dtype(helper.tensor_dtype_to_np_dtype(elem_type)).itemsize
+
+
+@dataclass(frozen=True)
+class ActivationPeak:
+    bytes: int
+    node: str  # the node during which the peak is reached
+    tensors: int  # how many tensors are alive then
+
+
+class ActivationEstimator:
+    """Peak live activation bytes of one ONNX graph at any (batch, H, W) of its spec."""
+
+    def __init__(self, model: onnx.ModelProto, spec: ModelSpec):
+        self.model, self.spec = model, spec
+        graph = model.graph
+        self._constants = ({t.name for t in graph.initializer}
+                           | {out for node in graph.node if node.op_type == "Constant"
+                              for out in node.output})
+        self._io = {v.name for v in (*graph.input, *graph.output)}
+
+    @classmethod
+    def from_path(cls, path: Path, spec: ModelSpec) -> ActivationEstimator:
+        return cls(onnx.load(str(path)), spec)
+
+    def weights_bytes(self, float_bytes: int = 4) -> int:
+        """Initializer bytes, float tensors at ``float_bytes`` each."""
+        return sum(math.prod(t.dims) * element_bytes(t.data_type, float_bytes)
+                   for t in self.model.graph.initializer)
+
+    def _shaped(self, batch: int, height: int, width: int) -> onnx.ModelProto:
+        model = onnx.ModelProto()
+        model.CopyFrom(self.model)
+        del model.graph.value_info[:]  # stale symbolic shapes would shadow the inferred ones
+        for value in (*model.graph.input, *model.graph.output):
+            if value.name not in self._io or value.name in self._constants:
+                continue
+            shape = self.spec.tensor(value.name).shape(batch, height, width)
+            dims = value.type.tensor_type.shape.dim
+            for dim, size in zip(dims, shape):
+                dim.Clear()
+                dim.dim_value = size
+        return shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+
+    def tensor_bytes(self, batch: int, height: int, width: int,
+                     float_bytes: int) -> dict[str, int]:
+        """Bytes of every intermediate tensor at (batch, H, W)."""
+        inferred = self._shaped(batch, height, width)
+        sizes = {}
+        for value in inferred.graph.value_info:
+            tensor_type = value.type.tensor_type
+            if not all(d.HasField("dim_value") for d in tensor_type.shape.dim):
+                raise ValueError(f"shape inference left {value.name!r} without a static shape")
+            dims = [d.dim_value for d in tensor_type.shape.dim]
+            sizes[value.name] = math.prod(dims) * element_bytes(tensor_type.elem_type, float_bytes)
+        return sizes
+
+    def peak(self, batch: int, height: int, width: int, float_bytes: int) -> ActivationPeak:
+        """The largest sum of live intermediate tensors while any one node runs."""
+        sizes = self.tensor_bytes(batch, height, width, float_bytes)
+        nodes = self.model.graph.node
+        last_use = {}
+        for index, node in enumerate(nodes):
+            for name in node.input:
+                last_use[name] = index
+        live: dict[str, int] = {}
+        best = ActivationPeak(0, "", 0)
+        for index, node in enumerate(nodes):
+            for name in node.output:
+                if name and name not in self._io and name not in self._constants:
+                    live[name] = sizes[name]
+            total = sum(live.values())
+            if total > best.bytes:
+                best = ActivationPeak(total, node.name or node.op_type, len(live))
+            for name in [n for n in live if last_use.get(n, index) <= index]:
+                del live[name]
+        return best
