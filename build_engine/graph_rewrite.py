@@ -3,6 +3,9 @@
 * A convolution over a channel concatenation becomes one convolution per part (the weight
   split along its input channels, the bias on the last) summed: the concatenated tensor never
   exists, and ONNX Runtime's NCHWc pass and TensorRT fuse the sum into the convolution.
+  Only when every part is at least MIN_SPLIT_CHANNELS wide: over narrow parts (the network's
+  7-channel input) ONNX Runtime leaves the sums unfused, and the profile showed the split
+  convs plus their Adds slower and the partial sums larger than the concatenation.
 * Nodes are re-sequenced so fewer bytes live at once (build_engine/schedule.py).
 * A multiply by a power-of-two scalar constant right after a convolution folds into its
   weight and bias (exact: scaling by 2**k changes no bit).
@@ -21,6 +24,8 @@ from onnx import helper, numpy_helper
 from fuse_trt.build_engine.schedule import memory_ordered
 
 log = logging.getLogger("fuse_trt")
+
+MIN_SPLIT_CHANNELS = 8  # ONNX Runtime's NCHWc block on AVX2
 
 
 def inference_shaped(model: onnx.ModelProto,
@@ -86,7 +91,7 @@ def _split_concat_convs(model: onnx.ModelProto) -> int:
                 or conv.input[1] not in initializers:
             continue
         widths = [_channels(graph, name) for name in concat.input]
-        if None in widths:
+        if None in widths or min(widths) < MIN_SPLIT_CHANNELS:
             continue
         _replace_with_split(graph, conv, concat, widths, initializers)
         count += 1
