@@ -1,6 +1,7 @@
 """The exported graph before and after the exact rewrites (build_engine/graph_rewrite.py).
 
-Per tier: the activation-peak estimate of each graph (build_engine/activation_peak.py), the
+Per tier: the activation peak of each graph (the memory plan's estimator, engine/activations.py,
+FP32, graph I/O excluded), the
 max abs difference of the rewritten graph's output from the original's, peak RSS growth of an
 ONNX Runtime session (project OrtConfig defaults) in a fresh process per graph and tier, and
 latency of the original graph, the rewritten one and PyTorch eager, interleaved round by round
@@ -24,9 +25,9 @@ import numpy as np
 import onnx
 
 from fuse_trt.bench.memory import MIB, peak_rss_bytes, reset_peak_rss, rss_bytes
-from fuse_trt.build_engine.activation_peak import activation_peak_bytes
+from fuse_trt.engine.activations import ActivationEstimator
 from fuse_trt.engine.bundle import Bundle
-from fuse_trt.engine.choices import ArtifactKind, Precision
+from fuse_trt.engine.choices import Precision
 from fuse_trt.runtime.onnxruntime_backend import OnnxRuntimeBackend
 
 DEFAULT = Path(__file__).resolve().parents[1] / "fuse_trt" / "models" / "default"
@@ -72,8 +73,8 @@ def main() -> None:
     from fuse_trt.runtime.select import open_backend
 
     bundle = Bundle.load(DEFAULT)
-    graphs = {"original": onnx.load(str(args.original)),
-              "rewritten": onnx.load(str(args.rewritten))}
+    estimators = {name: ActivationEstimator(onnx.load(str(path)), bundle.spec)
+                  for name, path in (("original", args.original), ("rewritten", args.rewritten))}
     with OnnxRuntimeBackend(args.original, bundle.spec, bundle.tiers) as original, \
             OnnxRuntimeBackend(args.rewritten, bundle.spec, bundle.tiers) as rewritten, \
             open_backend(bundle, "torch", Precision.FP32).activate() as torch_backend:
@@ -82,12 +83,12 @@ def main() -> None:
         rows = []
         for tier in bundle.tiers:
             feed = bundle.spec.tier_example_feed(tier)
-            shapes = {name: array.shape for name, array in feed.items()}
             difference = np.abs(original.infer(tier, feed)["fused"]
                                 - rewritten.infer(tier, feed)["fused"]).max()
             rows.append({"tier": tier.name, "max_abs_diff": float(difference),
-                         "activation_peak_mib": {name: activation_peak_bytes(graph, shapes) / MIB
-                                                 for name, graph in graphs.items()},
+                         "activation_peak_mib": {
+                             name: estimator.peak(1, *tier.opt_shape, 4).bytes / MIB
+                             for name, estimator in estimators.items()},
                          "median_ms": _interleaved(cases, tier, feed, args.rounds)})
     for row, tier in zip(rows, bundle.tiers):
         row["ort_peak_rss_growth_mib"] = {name: _fresh_rss(path, tier.opt_shape[0]) for name, path

@@ -99,7 +99,7 @@ def test_the_default_budget_gives_4_2_1(estimator):
 
 def test_a_budget_below_one_image_of_a_tier_is_refused(estimator):
     with pytest.raises(MemoryBudgetError, match="cannot hold one image of tier 1024"):
-        batches_for_budget(estimator, TierTable.from_short_edges(), "fp16", 200 * MIB, 4)
+        batches_for_budget(estimator, TierTable.from_short_edges(), "fp16", 150 * MIB, 4)
 
 
 def test_the_default_bundle_fits_its_budget_and_the_targets(default_bundle, estimator):
