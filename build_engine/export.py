@@ -15,6 +15,7 @@ from pathlib import Path
 import onnx
 
 from fuse_trt.build_engine.graph_rewrite import inference_shaped
+from fuse_trt.build_engine.schedule import schedule_for_memory
 from fuse_trt.engine.spec import ModelSpec
 from fuse_trt.engine.tiers import TierSpec
 
@@ -57,6 +58,7 @@ def export_onnx(model, spec: ModelSpec, path: Path, config: ExportConfig = Expor
         graph = onnx.load(str(raw_path))
         if config.simplify:
             graph = simplify(graph)
+        graph = schedule_for_memory(graph)
         if config.inference_shaped:
             graph = inference_shaped(graph, {name: array.shape for name, array in
                                              spec.example_feed(1, 16 * spec.stride,

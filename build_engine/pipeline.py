@@ -97,9 +97,13 @@ def build_tensorrt(bundle: Bundle, config: BuildConfig) -> Bundle:
 
 def _with_int8_inputs(bundle: Bundle, config: BuildConfig, compat, trt_config):
     """The calibrator (implicit INT8) or the Q/DQ ONNX (explicit) this TensorRT takes."""
-    gpu_tiers = [tier for tier in bundle.tiers if tier.name not in trt_config.dla_tiers]
+    # The calibration profile is the first profile of the first plan built: the GPU plan's
+    # first tier, or the first DLA tier when every tier is on DLA (later plans reuse the
+    # calibration cache the first one wrote).
+    tier = next((tier for tier in bundle.tiers if tier.name not in trt_config.dla_tiers),
+                bundle.tiers.tiers[0])
     bundle, keywords = _int8_step(config).tensorrt_inputs(bundle, compat,
-                                                          trt_config.strongly_typed, gpu_tiers[0])
+                                                          trt_config.strongly_typed, tier)
     return bundle, replace(trt_config, **keywords)
 
 

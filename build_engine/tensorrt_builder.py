@@ -13,11 +13,13 @@ import multiprocessing
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import onnx
 
+from fuse_trt.build_engine.build_progress import BuildProgress
 from fuse_trt.build_engine.fp16_onnx import fp16_onnx
 from fuse_trt.build_engine.tensorrt_config import (PlanJob, TensorRTBuildConfig, plan_jobs,
                                                    profile_table, timing_cache_name)
@@ -53,6 +55,15 @@ class ParsedNetwork:
 class BuilderConfig:
     config: object
     keepalive: tuple = ()  # profiles and calibrator TensorRT points at during the build
+    tf32: bool | None = None
+    calibrator: object = None
+
+    def raise_calibration_failure(self) -> None:
+        """TensorRT swallows get_batch exceptions as "end of data"; ours records them."""
+        failure = getattr(self.calibrator, "failure", None) if self.calibrator else None
+        if failure is not None:
+            raise EngineBuildError(f"INT8 calibration failed: {failure}; no calibration cache "
+                                   f"was written") from failure
 
 
 class NetworkFromOnnxPath:
@@ -91,6 +102,7 @@ class ConfigFor:
         config = _checked(parsed.builder.create_builder_config(), "create a builder config")
         compat.set_workspace(config, build.workspace_bytes)
         compat.set_builder_flags(config, self.recipe.builder_flags)
+        tf32 = compat.set_tf32(config, allowed=build.precision != "fp32")
         if build.hardware_compat:
             compat.set_hardware_compatible(config)
         if build.version_compatible:
@@ -101,9 +113,10 @@ class ConfigFor:
         monitor = compat.attach_progress_monitor(config, make_progress_monitor)
         if monitor is not None:
             keepalive.append(monitor)
+        calibrator = None
         if self.recipe.int8_mode == "implicit":
-            keepalive.append(self._attach_calibrator(config, keepalive[0]))
-        return BuilderConfig(config, tuple(keepalive))
+            calibrator = self._attach_calibrator(config, keepalive[0])
+        return BuilderConfig(config, tuple(keepalive), tf32, calibrator)
 
     def _add_profiles(self, parsed: ParsedNetwork, config) -> list:
         network = parsed.network
@@ -116,13 +129,22 @@ class ConfigFor:
             profile = _checked(parsed.builder.create_optimization_profile(),
                                f"create the optimization profile of tier {tier_name}")
             for name, bounds in entry["inputs"].items():
-                profile.set_shape(name, *(tuple(bounds[key]) for key in ("min", "opt", "max")))
+                self._set_shape(profile, tier_name, name, bounds)
             index = config.add_optimization_profile(profile)
             if index != entry["index"]:
                 raise EngineBuildError(f"adding the profile of tier {tier_name} gave index "
                                        f"{index}, expected {entry['index']} (-1: invalid profile)")
             profiles.append(profile)
         return profiles
+
+    @staticmethod
+    def _set_shape(profile, tier_name: str, name: str, bounds: dict) -> None:
+        shapes = [tuple(bounds[key]) for key in ("min", "opt", "max")]
+        try:
+            profile.set_shape(name, *shapes)
+        except RuntimeError as error:  # the bindings raise on inconsistent shapes
+            raise EngineBuildError(f"invalid optimization profile for tier {tier_name}: input "
+                                   f"{name} min/opt/max {shapes} ({error})") from error
 
     def _attach_calibrator(self, config, profile):
         calibrator = _checked(self.job.config.int8_calibrator_factory(self.compat.trt),
@@ -158,15 +180,22 @@ class SerializedEngineFromNetwork:
 
     def __init__(self, network: Callable[[], ParsedNetwork],
                  config: Callable[[ParsedNetwork], BuilderConfig],
-                 timing_cache: TimingCacheFile | None = None):
+                 timing_cache: TimingCacheFile | None = None,
+                 progress: BuildProgress | None = None):
         self.network, self.config, self.timing_cache = network, config, timing_cache
+        self.progress = progress
+        self.tf32: bool | None = None  # as the last build saw it
 
     def __call__(self) -> bytes:
         parsed = self.network()
         built = _checked(self.config(parsed), "configure the build")
+        self.tf32 = built.tf32
         if self.timing_cache is not None:
             self.timing_cache.attach(built.config)
+        if self.progress is not None:
+            self.progress.enter("building the engine")
         serialized = parsed.builder.build_serialized_network(parsed.network, built.config)
+        built.raise_calibration_failure()
         if serialized is None:
             raise EngineBuildError("build_serialized_network returned nothing: TensorRT could "
                                    "not build the engine (its errors are logged above)")
@@ -212,22 +241,25 @@ def build_plan(job: PlanJob) -> Path:
     recipe = compat.precision_recipe(job.config.precision, job.config.strongly_typed)
     onnx_path = onnx_for(job, compat, recipe)
     profiles = profile_table(job.spec, job.tiers, job.config.max_batch, static=job.on_dla)
+    name = plan_file_name(job.spec.name, compat.version, gpu, job.config.precision, job.dla_core)
+    progress = None
+    if job.config.progress is not None:
+        progress = BuildProgress(job.config.progress, name)
     io_dtype = compat.io_dtype(job.config.precision)
     engine = SerializedEngineFromNetwork(
         NetworkFromOnnxPath(compat, onnx_path, recipe.strongly_typed, io_dtype),
         ConfigFor(compat, job, recipe, profiles),
-        TimingCacheFile(job.bundle_dir / timing_cache_name(compat.version, gpu.slug)))
+        TimingCacheFile(job.bundle_dir / timing_cache_name(compat.version, gpu.slug)), progress)
     cuda_context = PrimaryContext(cuda, job.config.device)
     try:
-        with cuda_context.pushed():
+        with cuda_context.pushed(), (progress.heartbeat() if progress else nullcontext()):
             plan = engine()
             device_memory = built_device_memory(compat, plan, profiles, job)
     finally:
         cuda_context.release()
-    name = plan_file_name(job.spec.name, compat.version, gpu, job.config.precision, job.dla_core)
     plan_path = write_bytes_atomic(job.bundle_dir / name, plan)
     io_dtypes = {name: io_dtype for name in (*job.spec.input_names, *job.spec.output_names)}
-    sidecar = replace(_sidecar(job, compat, gpu, recipe, onnx_path, profiles),
+    sidecar = replace(_sidecar(job, compat, gpu, recipe, onnx_path, profiles, engine.tf32),
                       device_memory=device_memory, io_dtypes=io_dtypes)
     sidecar.write(sidecar_path(plan_path))
     log.info("built %s (%d bytes)", plan_path, len(plan))
@@ -277,11 +309,12 @@ def _check_opset(path: Path, compat: TensorRTCompat) -> None:
 
 
 def _sidecar(job: PlanJob, compat: TensorRTCompat, gpu: GpuInfo, recipe: PrecisionRecipe,
-             onnx_path: Path, profiles: dict[str, dict]) -> PlanSidecar:
+             onnx_path: Path, profiles: dict[str, dict], tf32: bool | None) -> PlanSidecar:
     return PlanSidecar(
         model=job.spec.name, precision=job.config.precision, tensorrt_version=compat.version,
         gpu_name=gpu.name, compute_capability=gpu.compute_capability,
         cuda_version=gpu.cuda_version, driver_version=gpu.driver_version,
         onnx_file=onnx_path.name, onnx_sha256=sha256_file(onnx_path), profiles=profiles,
         strongly_typed=recipe.strongly_typed, hardware_compat=job.config.hardware_compat,
-        version_compatible=job.config.version_compatible, dla_core=job.dla_core)
+        version_compatible=job.config.version_compatible, dla_core=job.dla_core,
+        source_onnx_sha256=sha256_file(job.onnx_path), tf32=tf32)

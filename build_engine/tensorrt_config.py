@@ -35,6 +35,7 @@ class TensorRTBuildConfig:
     device: int = 0
     int8_calibrator_factory: CalibratorFactory | None = None
     int8_qdq_onnx: Path | None = None
+    progress: Callable[[str], None] | None = None  # a module-level function (pickled)
 
     def __post_init__(self):
         if self.precision not in values(Precision):

@@ -6,6 +6,11 @@ ONNX instead; :meth:`TensorRTCompat.int8_mode` decides). Each input gets one dev
 allocated at the first batch; every batch is copied into it once. The calibration cache is
 a file in the bundle named by the ONNX's sha256 (and the TensorRT version), so a rebuild of
 the same model skips calibration and a changed model never reuses a stale table.
+
+TensorRT's Python trampoline catches any exception from ``get_batch``, prints it and reads
+it as "end of data", which would truncate calibration silently. The calibrator therefore
+catches it itself, keeps it as ``failure``, ends the data and writes no cache; the builder
+raises it after the build.
 """
 from __future__ import annotations
 
@@ -65,17 +70,24 @@ def make_entropy_calibrator(trt: ModuleType, batches: Sequence[Batch], cache_pat
             self._batches = list(batches)
             self._next = 0
             self._inputs: dict[str, DeviceInput] = {}
+            self.failure: Exception | None = None
 
         def get_batch_size(self) -> int:
             return 1  # explicit-batch networks: the batch is part of each input's shape
 
         def get_batch(self, names):
-            if self._next >= len(self._batches):
+            if self.failure is not None or self._next >= len(self._batches):
                 self._free()
                 return None
             batch = self._batches[self._next]
             self._next += 1
-            return [self._upload(name, batch[name]) for name in names]
+            try:
+                return [self._upload(name, batch[name]) for name in names]
+            except Exception as error:  # kept and raised by the builder after the build
+                self.failure = error
+                log.error("INT8 calibration: batch %d failed: %s", self._next, error)
+                self._free()
+                return None
 
         def _upload(self, name: str, array: np.ndarray) -> int:
             array = np.ascontiguousarray(array, dtype=np.float32)
@@ -96,6 +108,9 @@ def make_entropy_calibrator(trt: ModuleType, batches: Sequence[Batch], cache_pat
             return None
 
         def write_calibration_cache(self, cache) -> None:
+            if self.failure is not None:
+                log.error("INT8 calibration: not writing %s (a batch failed)", cache_path)
+                return
             write_bytes_atomic(cache_path, bytes(memoryview(cache)))
             log.info("INT8 calibration: wrote %s", cache_path)
 

@@ -2,8 +2,10 @@
 
 ONNX shape inference fixes every intermediate tensor's shape at (batch, H, W); each tensor
 is then alive from the node that produces it to its last consumer (nodes run in the graph's
-topological order, one at a time). The estimate is the peak, over nodes, of the bytes alive
-while that node runs. Graph inputs and outputs are left out (they live in the I/O buffers),
+topological order, one at a time). An elementwise node whose input dies at that node and
+has the output's size writes its output in place (as ONNX Runtime's allocation planner and
+TensorRT's pointwise fusion do), so it adds nothing. The estimate is the peak, over nodes,
+of the bytes alive while that node runs. Graph inputs and outputs are left out (they live in the I/O buffers),
 and so are initializers and constants (the weights). This is what an executor that frees
 each tensor after its last use must hold; TensorRT's scratch is its own plan of the same
 tensors after fusion, so the two are compared wherever a plan is built.
@@ -20,6 +22,8 @@ from onnx import helper, shape_inference
 
 from fuse_trt.engine.spec import ModelSpec
 
+IN_PLACE_OPS = frozenset({"Abs", "Add", "Clip", "Div", "Exp", "LeakyRelu", "Log", "Mul", "Neg",
+                          "Pow", "Reciprocal", "Relu", "Sigmoid", "Sqrt", "Sub", "Tanh"})
 FLOAT_TYPES = frozenset({onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16,
                          onnx.TensorProto.DOUBLE, onnx.TensorProto.BFLOAT16})
 
@@ -96,12 +100,28 @@ class ActivationEstimator:
         live: dict[str, int] = {}
         best = ActivationPeak(0, "", 0)
         for index, node in enumerate(nodes):
+            reusable = self._in_place_input(node, index, live, last_use, sizes)
             for name in node.output:
                 if name and name not in self._io and name not in self._constants:
                     live[name] = sizes[name]
+            if reusable is not None:
+                live[reusable] = 0  # its storage now holds the output
             total = sum(live.values())
             if total > best.bytes:
-                best = ActivationPeak(total, node.name or node.op_type, len(live))
+                best = ActivationPeak(total, node.name or node.op_type,
+                                      sum(1 for size in live.values() if size))
             for name in [n for n in live if last_use.get(n, index) <= index]:
                 del live[name]
         return best
+
+    @staticmethod
+    def _in_place_input(node, index: int, live: dict[str, int], last_use: dict[str, int],
+                        sizes: dict[str, int]) -> str | None:
+        """The live input an elementwise node may overwrite with its output, if any."""
+        output = node.output[0] if node.output else ""
+        if node.op_type not in IN_PLACE_OPS or output not in sizes:
+            return None
+        for name in node.input:
+            if name in live and live[name] == sizes[output] and last_use.get(name) == index:
+                return name
+        return None

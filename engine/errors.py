@@ -4,7 +4,7 @@ The CLI catches :class:`FuseTrtError` once, prints its message on one line and e
 """
 from __future__ import annotations
 
-__all__ = ["FuseTrtError", "ConfigError", "InputImageError", "NoFaceError", "BundleError", "BackendUnavailableError", "InferenceInputError", "ExportValidationError", "EngineBuildError", "PlanMismatchError", "AccuracyGateError", "MemoryBudgetError"]
+__all__ = ["FuseTrtError", "ConfigError", "InputImageError", "NoFaceError", "BundleError", "BackendUnavailableError", "InferenceInputError", "ExportValidationError", "EngineBuildError", "PlanMismatchError", "AccuracyGateError", "MemoryBudgetError", "BackendClosedError"]
 
 
 class FuseTrtError(Exception):
@@ -57,3 +57,7 @@ class AccuracyGateError(FuseTrtError):
 
 class MemoryBudgetError(FuseTrtError):
     """A device-memory budget that cannot hold even one image of some tier."""
+
+
+class BackendClosedError(FuseTrtError):
+    """A backend used after (or while) another thread closed it."""

@@ -118,10 +118,12 @@ def face_frame(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def _sector_means(image: torch.Tensor, weight: torch.Tensor, sectors: torch.Tensor) -> torch.Tensor:
     """Mean of ``image`` under ``weight`` in each direction: [N, C * K], channel-major.
 
-    Means over the image of [N, C, K, H, W] products, not a matrix product (whose sums over
-    H x W overflow float16)."""
+    Means over the image, not a matrix product (whose sums over H x W overflow float16),
+    one sector at a time: a [N, C, K, H, W] product would hold K times the image and set
+    the activation peak of the whole graph (the memory plan)."""
     weights = weight * sectors  # [N, K, H, W]
-    means = (image[:, :, None] * weights[:, None]).mean(dim=(3, 4))  # [N, C, K]
+    means = torch.stack([(image * weights[:, k:k + 1]).mean(dim=(2, 3))
+                         for k in range(weights.shape[1])], dim=2)  # [N, C, K]
     return (means / weights.mean(dim=(2, 3))[:, None, :].clamp_min(_TINY)).flatten(1)
 
 
@@ -209,9 +211,12 @@ class FusionUNet(nn.Module):
 
     def forward(self, composite: torch.Tensor, mask: torch.Tensor, context: torch.Tensor,
                 identity: torch.Tensor | None = None) -> torch.Tensor:
+        # The colour head first: its full-resolution temporaries are then freed before the
+        # encoder-decoder runs, instead of living through the decoder's peak (memory plan).
+        corrected = self.colour_corrected(composite, mask, context)
         seam = 4.0 * mask * (1.0 - mask) * self.seam_head(
             self.trunk(composite, mask, context, identity))
-        return (self.colour_corrected(composite, mask, context) + seam).clamp(0.0, 1.0)
+        return (corrected + seam).clamp(0.0, 1.0)
 
     def colour_corrected(self, composite: torch.Tensor, mask: torch.Tensor,
                          context: torch.Tensor) -> torch.Tensor:

@@ -24,7 +24,7 @@ from fuse_trt.engine.fusion_input import FacePrep, prepare_face
 from fuse_trt.runtime.batching import refine_batch
 from fuse_trt.models import default_bundle_dir
 from fuse_trt.runtime.protocol import Backend
-from fuse_trt.runtime.select import open_backend
+from fuse_trt.engine_cache import open_backend
 
 log = logging.getLogger("fuse_trt")
 
@@ -36,7 +36,7 @@ class FusionConfig:
 
     bundle: Path | None = None  # None: the default model shipped in the package
     backend: Backend = BackendName.AUTO
-    precision: Precision = Precision.FP32
+    precision: Precision | None = None  # None: fp16 on TensorRT, fp32 elsewhere
     url: str | None = None  # the Triton server of backend="triton"
     blend: Blend = Blend.CLASSIC
     region: Region = Region.FACE
@@ -48,7 +48,8 @@ class FusionConfig:
     def __post_init__(self) -> None:
         for name, choice in (("backend", BackendName), ("precision", Precision), ("blend", Blend),
                              ("region", Region)):
-            object.__setattr__(self, name, parse(choice, getattr(self, name), name))
+            if getattr(self, name) is not None or name != "precision":
+                object.__setattr__(self, name, parse(choice, getattr(self, name), name))
         if not 0.0 <= self.ratio <= 1.0:
             raise FuseTrtError(f"ratio must lie in 0..1, got {self.ratio}")
         if self.face not in values(FaceChoice) and not str(self.face).isdigit():
@@ -249,7 +250,9 @@ class FaceFusion:
         if self.config.blend.refine == Refine.UNET:
             for index in sorted({index for _, index in pairs}):  # one identity per batch
                 group = [prep for prep, (_, i) in zip(preps, pairs) if i == index]
-                refine_batch(self._backend, self.bundle.tiers, group, sources[index].identity)
+                # the backend's tiers: a DLA tier is static, faces are padded to its shape
+                refine_batch(self._backend, self._backend.tiers, group,
+                             sources[index].identity)
         output = frame
         for prep in preps:
             output = prep.paste(output, self.config.ratio)

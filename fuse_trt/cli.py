@@ -64,9 +64,8 @@ def cli(verbose: int) -> None:
 @click.option("--backend", type=click.Choice(values(BackendName)),
               default=BackendName.AUTO.value,
               show_default=True)
-@click.option("--precision", type=click.Choice(values(Precision)),
-              default=Precision.FP32.value,
-              show_default=True)
+@click.option("--precision", type=click.Choice(values(Precision)), default=None,
+              help="Default: fp16 on TensorRT, fp32 on ONNX Runtime and torch.")
 @click.option("--url", default=None, metavar="HOST:PORT",
               help="With --backend triton: the server (grpc://HOST:PORT for gRPC).")
 @click.option("--blend", type=click.Choice(values(Blend)), default=Blend.CLASSIC.value,
@@ -207,6 +206,27 @@ def info(bundle: Path | None, as_json: bool) -> None:
     from fuse_trt.info import describe, describe_json
 
     click.echo(json.dumps(describe_json(bundle), indent=2) if as_json else describe(bundle))
+
+
+@cli.group()
+def cache() -> None:
+    """The per-user engine cache of TensorRT plans built on first use."""
+
+
+@cache.command("list")
+def cache_list() -> None:
+    """List the cached TensorRT plans."""
+    from fuse_trt.engine_cache import describe_cache
+
+    click.echo("\n".join(describe_cache()))
+
+
+@cache.command("clear")
+def cache_clear() -> None:
+    """Remove every cached TensorRT plan."""
+    from fuse_trt.engine_cache import cache_root, clear_cache
+
+    click.echo(f"removed {clear_cache()} plan(s) from {cache_root()}")
 
 
 for command in (calibrate_command, bench_command, stream_command, train_command,

@@ -10,6 +10,7 @@ from fuse_trt.engine.activations import ActivationEstimator
 from fuse_trt.engine.bundle import Bundle
 from fuse_trt.engine.choices import ArtifactKind, Precision
 from fuse_trt.engine.memory_plan import BUDGET_PRECISION, MIB, MemoryPlan, memory_plan
+from fuse_trt.engine_cache import describe_cache
 from fuse_trt.engine.tiers import TierTable
 from fuse_trt.models import default_bundle_dir
 from fuse_trt.runtime.select import available_backends
@@ -88,6 +89,7 @@ def describe(bundle_dir: Path | None) -> str:
         lines.append(f"  {artifact.file}: {artifact.kind}, {artifact.precision}, "
                      f"backend {artifact.backend}, sha256 {artifact.sha256[:12]}")
     lines += memory_plan_lines(bundle_memory_plan(bundle), recorded_tensorrt_memory(bundle))
+    lines += describe_cache()
     return "\n".join(lines)
 
 

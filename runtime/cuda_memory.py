@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -63,7 +64,14 @@ def query_gpu(cuda: ModuleType, index: int = 0) -> GpuInfo:
 
 
 class PrimaryContext:
-    """The device's primary context, retained once and pushed only while in use."""
+    """The device's primary context, retained once and pushed only while in use.
+
+    Releasing goes through a short-lived thread of its own: there the context is pushed and
+    pycuda's ``detach`` finds it current, so ``cuDevicePrimaryCtxRelease`` runs whichever
+    thread asked (detach of a non-current context does nothing off its creating thread), and
+    the stack entry that release leaves behind dies with that thread instead of staying on
+    the caller's context stack.
+    """
 
     def __init__(self, cuda: ModuleType, index: int = 0):
         self._context = cuda.Device(index).retain_primary_context()
@@ -77,10 +85,25 @@ class PrimaryContext:
             self._context.pop()
 
     def release(self) -> None:
-        """Give the retain back (pycuda's detach). Call it after the last pop."""
-        if self._context is not None:
-            self._context.detach()
-            self._context = None
+        """Give the retain back, from any thread. Call it after the last pop; idempotent."""
+        context, self._context = self._context, None
+        if context is None:
+            return
+        failures: list[BaseException] = []
+        releaser = threading.Thread(target=_push_and_detach, args=(context, failures),
+                                    name="fuse-trt-cuda-release")
+        releaser.start()
+        releaser.join()
+        if failures:
+            raise failures[0]
+
+
+def _push_and_detach(context, failures: list[BaseException]) -> None:
+    try:
+        context.push()
+        context.detach()
+    except BaseException as error:  # re-raised on the releasing caller's thread
+        failures.append(error)
 
 
 def is_integrated(cuda: ModuleType, index: int = 0) -> bool:

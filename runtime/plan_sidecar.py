@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from fuse_trt.engine.errors import PlanMismatchError
@@ -41,6 +41,8 @@ class PlanSidecar:
     dla_core: int | None = None
     io_dtypes: Mapping[str, str] | None = None  # tensor name -> numpy dtype name of the plan's I/O
     device_memory: Mapping | None = None  # TensorRT's own scratch / weights figures at build
+    source_onnx_sha256: str | None = None  # the bundle's FP32 ONNX the parsed one came from
+    tf32: bool | None = None  # BuilderFlag.TF32 at the build (None: the version has none)
     schema: int = SIDECAR_SCHEMA
 
     def write(self, path: Path) -> Path:
@@ -74,8 +76,32 @@ def plan_file_name(model: str, tensorrt_version: str, gpu: GpuInfo, precision: s
     return f"{model}.trt{tensorrt_version}.{gpu.slug}.{precision}{dla}.plan"
 
 
-def rebuild_command(precision: str, bundle_dir: Path) -> str:
-    return f"fuse-trt build --backend tensorrt --precision {precision} -o {bundle_dir}"
+def rebuild_command(precision: str, bundle_dir: Path, dla_core: int | None = None,
+                    dla_tiers: tuple[str, ...] = ()) -> str:
+    command = f"fuse-trt build --backend tensorrt --precision {precision} -o {bundle_dir}"
+    if dla_core is not None and dla_tiers:
+        command += f" --dla-core {dla_core} --dla-tiers {','.join(dla_tiers)}"
+    return command
+
+
+def sidecar_rebuild_command(sidecar: PlanSidecar, plan_path: Path) -> str:
+    """The command that rebuilds this plan, DLA options included."""
+    return rebuild_command(sidecar.precision, Path(plan_path).parent, sidecar.dla_core,
+                           tuple(sorted(sidecar.profiles)))
+
+
+def check_plan_matches_model(sidecar: PlanSidecar, plan_path: Path,
+                             model_onnx_sha256: str | None, precision: str) -> None:
+    """Refuse a plan built from another ONNX than the bundle's (a stale plan with the same I/O
+    would run silently). Sidecars without ``source_onnx_sha256`` parsed the FP32 ONNX itself."""
+    if model_onnx_sha256 is None:
+        return
+    built_from = sidecar.source_onnx_sha256 or sidecar.onnx_sha256
+    if built_from != model_onnx_sha256:
+        raise PlanMismatchError(
+            f"{Path(plan_path).name} was built from an ONNX with sha256 {built_from[:12]}, the "
+            f"bundle's model.onnx is {model_onnx_sha256[:12]}: the plan is stale. Rebuild it "
+            f"with: {sidecar_rebuild_command(sidecar, plan_path)}")
 
 
 def check_plan_runs_here(sidecar: PlanSidecar, plan_path: Path, tensorrt_version: str,
@@ -94,7 +120,7 @@ def check_plan_runs_here(sidecar: PlanSidecar, plan_path: Path, tensorrt_version
     if problems:
         raise PlanMismatchError(
             f"{Path(plan_path).name} does not run here: {'; '.join(problems)}. Rebuild it with: "
-            f"{rebuild_command(precision, Path(plan_path).parent)}")
+            f"{sidecar_rebuild_command(replace(sidecar, precision=precision), plan_path)}")
 
 
 def _tensorrt_matches(sidecar: PlanSidecar, running: str) -> bool:
@@ -104,8 +130,12 @@ def _tensorrt_matches(sidecar: PlanSidecar, running: str) -> bool:
     return built[0] == here[0] and here >= built
 
 
+def gpu_is_same(sidecar: PlanSidecar, gpu: GpuInfo) -> bool:
+    return (sidecar.gpu_name == gpu.name
+            and tuple(sidecar.compute_capability) == gpu.compute_capability)
+
+
 def _gpu_matches(sidecar: PlanSidecar, gpu: GpuInfo) -> bool:
     if sidecar.hardware_compat:
         return gpu.compute_capability >= AMPERE
-    return (sidecar.gpu_name == gpu.name
-            and tuple(sidecar.compute_capability) == gpu.compute_capability)
+    return gpu_is_same(sidecar, gpu)

@@ -14,7 +14,7 @@ import numpy as np
 
 from fuse_trt.engine.spec import ModelSpec
 from fuse_trt.engine.tiers import TierSpec, TierTable
-from fuse_trt.engine.errors import InferenceInputError
+from fuse_trt.engine.errors import BackendClosedError, InferenceInputError
 
 
 @dataclass(frozen=True)
@@ -45,18 +45,21 @@ class Backend(abc.ABC):
         self.tiers = tiers
         self.precision = precision
         self.is_active = False
+        self.is_closed = False
 
     # -- public template methods -------------------------------------------------------
     def activate(self) -> Backend:
         """Load and allocate everything; nothing is allocated per call afterwards."""
         if not self.is_active:
             self._activate_impl()
-            self.is_active = True
+            self.is_active, self.is_closed = True, False
         return self
 
     def infer(self, tier: TierSpec | str, feed: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Run one batch in ``tier``; returns new arrays owned by the caller."""
         if not self.is_active:
+            if self.is_closed:
+                raise BackendClosedError(f"{self.name} backend closed; open a new one")
             raise RuntimeError(f"{self.name} backend used before activate()")
         tier_spec = self.tiers.by_name(tier.name if isinstance(tier, TierSpec) else tier)
         checked = self._check_feed(tier_spec, feed)
@@ -67,8 +70,8 @@ class Backend(abc.ABC):
 
     def close(self) -> None:
         if self.is_active:
+            self.is_active, self.is_closed = False, True
             self._close_impl()
-            self.is_active = False
 
     def __enter__(self) -> Backend:
         return self.activate()

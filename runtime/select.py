@@ -2,16 +2,15 @@
 on CUDA, then ONNX Runtime on CPU (:func:`select_backend`)."""
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 import logging
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 from fuse_trt.engine.bundle import Bundle
 from fuse_trt.engine.choices import ArtifactKind, BackendName, Precision, parse
-from fuse_trt.engine.errors import BackendUnavailableError, BundleError, ConfigError
+from fuse_trt.engine.errors import (BackendUnavailableError, BundleError, ConfigError,
+                                    PlanMismatchError)
 from fuse_trt.runtime.protocol import Backend
 
 log = logging.getLogger("fuse_trt")
@@ -93,17 +92,21 @@ def default_precision(backend: BackendName) -> Precision:
 
 
 def select_backend(bundle: Bundle, requested: BackendName | str = BackendName.AUTO,
-                   precision: Precision | str | None = None) -> BackendSelection:
+                   precision: Precision | str | None = None,
+                   plans_buildable: bool = False) -> BackendSelection:
     """The backend a run uses. ``auto``: TensorRT when the gpu extra imports and a GPU is
     present, then ONNX Runtime on CUDA, then ONNX Runtime on CPU. A named backend that
     cannot run here is a :class:`BackendUnavailableError`, never a silent fallback.
-    ``precision`` None: :func:`default_precision` of the chosen backend."""
+    ``precision`` None: :func:`default_precision` of the chosen backend.
+    ``plans_buildable``: the caller builds a missing plan on first use (fuse_trt.engine_cache),
+    so ``auto`` does not need one in the bundle."""
     requested = parse(BackendName, requested, "backend")
     wanted = None if precision is None else parse(Precision, precision, "precision")
     if requested != BackendName.AUTO:
         return _named_selection(requested, wanted)
     skipped = []
-    tensorrt_problem = tensorrt_unusable() or _missing_plan(bundle, wanted or Precision.FP16)
+    tensorrt_problem = tensorrt_unusable() or (
+        None if plans_buildable else _missing_plan(bundle, wanted or Precision.FP16))
     if tensorrt_problem is None:
         return BackendSelection(BackendName.TENSORRT, wanted or Precision.FP16)
     skipped.append(f"tensorrt: {tensorrt_problem}")
@@ -160,29 +163,54 @@ def open_selected(bundle: Bundle, selection: BackendSelection,
         return _torch_backend(bundle, precision)
     if name == BackendName.TRITON:
         return _triton_backend(bundle, precision, url)
+    return open_tensorrt(bundle, precision)
+
+
+def bundle_plan_candidates(bundle: Bundle, precision: str) -> list:
+    """The bundle's TensorRT plans of ``precision`` with their sidecars, in manifest order."""
+    from fuse_trt.runtime.plan_choice import PlanCandidate
+    from fuse_trt.runtime.plan_sidecar import PlanSidecar, sidecar_path
+
+    candidates = []
+    for artifact in bundle.manifest.find(ArtifactKind.PLAN, precision, BackendName.TENSORRT):
+        path = bundle.directory / artifact.file
+        if path.is_file() and sidecar_path(path).is_file():
+            candidates.append(PlanCandidate(path, PlanSidecar.read(sidecar_path(path))))
+    return candidates
+
+
+def here(device: int = 0):
+    """(TensorRT version, GPU) of this machine; imports tensorrt and pycuda."""
+    from fuse_trt.runtime.cuda_memory import load_pycuda, query_gpu
+    from fuse_trt.runtime.trt_compat import load_tensorrt
+
+    return load_tensorrt().version, query_gpu(load_pycuda(), device)
+
+
+def model_onnx_sha256(bundle: Bundle) -> str | None:
+    onnx = bundle.manifest.find(ArtifactKind.ONNX, Precision.FP32)
+    return onnx[-1].sha256 if onnx else None
+
+
+def open_tensorrt(bundle: Bundle, precision: str, extra_candidates: tuple = ()) -> Backend:
+    """The TensorRT backend over the plans that serve each tier here (bundle plans, then
+    ``extra_candidates`` such as engine-cache plans); PlanMismatchError says how to build."""
+    from fuse_trt.runtime.plan_choice import explain_no_plan, select_plans
     from fuse_trt.runtime.tensorrt_backend import TensorRTBackend
 
-    return TensorRTBackend(tensorrt_plan_path(bundle, precision), bundle.spec, bundle.tiers,
-                           precision)
-
-
-def tensorrt_plan_path(bundle: Bundle, precision: Precision) -> Path:
-    """The GPU (not DLA) plan built with the installed TensorRT, else the newest GPU plan;
-    the backend's sidecar check then says what does not match and how to rebuild."""
-    plans = [a for a in bundle.manifest.find(ArtifactKind.PLAN, precision,
-                                             BackendName.TENSORRT)
-             if a.details.get("dla_core") is None]
-    try:
-        installed = importlib.metadata.version("tensorrt")
-    except importlib.metadata.PackageNotFoundError:
-        installed = None
-    matching = [a for a in plans if a.details.get("tensorrt_version") == installed]
-    chosen = (matching or plans or [None])[-1]
-    if chosen is None:
-        # raises, saying what the bundle has and how to build a plan
-        return bundle.artifact_path(ArtifactKind.PLAN, precision, BackendName.TENSORRT)
-    return bundle.artifact_path(ArtifactKind.PLAN, precision, BackendName.TENSORRT,
-                                file=chosen.file)
+    version, gpu = here()
+    candidates = [*bundle_plan_candidates(bundle, precision), *extra_candidates]
+    selection = select_plans(candidates, version, gpu, precision, bundle.tiers)
+    if selection is None:
+        raise PlanMismatchError(explain_no_plan(candidates, version, gpu, precision,
+                                                bundle.tiers, bundle.directory))
+    for path in set(selection.routes.values()):
+        if path.parent == bundle.directory:
+            bundle.artifact_path(ArtifactKind.PLAN, precision, BackendName.TENSORRT,
+                                 file=path.name)  # checks the sha256
+    log.info("tensorrt plans: %s", {tier: path.name for tier, path in selection.routes.items()})
+    return TensorRTBackend(selection.routes, bundle.spec, selection.tiers, precision,
+                           model_onnx_sha256=model_onnx_sha256(bundle))
 
 
 def _torch_backend(bundle: Bundle, precision: Precision) -> Backend:

@@ -156,6 +156,17 @@ class TensorRTCompat:
         for name in names:
             config.set_flag(getattr(self.trt.BuilderFlag, name))
 
+    def set_tf32(self, config, allowed: bool) -> bool:
+        """TF32 is on by default; FP32 builds clear it (Ampere and Orin convolutions would
+        otherwise round inputs to a 10-bit mantissa). Every supported version has the flag.
+        Returns the flag as the build will see it."""
+        flag = self.trt.BuilderFlag.TF32
+        if allowed:
+            config.set_flag(flag)
+        else:
+            config.clear_flag(flag)
+        return bool(config.get_flag(flag))
+
     def set_hardware_compatible(self, config) -> None:
         config.hardware_compatibility_level = self.trt.HardwareCompatibilityLevel.AMPERE_PLUS
 

@@ -73,15 +73,15 @@ def gpu_mem_info() -> tuple[int, int] | None:
         if torch.cuda.is_available():
             return tuple(int(v) for v in torch.cuda.mem_get_info())
     if importlib.util.find_spec("pycuda") is not None:
-        import pycuda.driver as cuda
+        from fuse_trt.runtime.cuda_memory import PrimaryContext, load_pycuda
 
-        cuda.init()
-        context = cuda.Device(0).retain_primary_context()
-        context.push()
+        cuda = load_pycuda()
+        context = PrimaryContext(cuda)
         try:
-            return tuple(int(v) for v in cuda.mem_get_info())
+            with context.pushed():
+                return tuple(int(v) for v in cuda.mem_get_info())
         finally:
-            context.pop()
+            context.release()  # one retain per call, given back every call
     return None
 
 

@@ -36,9 +36,8 @@ def _check_face_choice(ctx: click.Context, param: click.Parameter, value: str) -
 @click.option("--backend", type=click.Choice(values(BackendName)),
               default=BackendName.AUTO.value,
               show_default=True)
-@click.option("--precision", type=click.Choice(values(Precision)),
-              default=Precision.FP32.value,
-              show_default=True)
+@click.option("--precision", type=click.Choice(values(Precision)), default=None,
+              help="Default: fp16 on TensorRT, fp32 on ONNX Runtime and torch.")
 @click.option("--url", default=None, metavar="HOST:PORT",
               help="With --backend triton: the server (grpc://HOST:PORT for gRPC).")
 @click.option("--blend", type=click.Choice(values(Blend)), default=Blend.CLASSIC.value,

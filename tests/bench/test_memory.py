@@ -26,3 +26,22 @@ def test_gpu_deltas_come_from_mem_get_info(tiny_bundle, monkeypatch):
     monkeypatch.setattr("fuse_trt.bench.results.backend_uses_gpu", lambda b, p: True)
     peak, source = _peak_mem(result, Combination("tensorrt", "fp16"))
     assert peak == 150.0 and source.startswith("gpu")
+
+
+def test_gpu_mem_info_gives_its_context_retain_back_every_call(monkeypatch):
+    """Through pycuda (no CUDA torch): each call retains the primary context and releases it."""
+    import importlib.util
+    import sys
+
+    from tests.support.tensorrt.fake_cuda import FakeGpu, make_pycuda
+
+    gpu = FakeGpu()
+    package, driver = make_pycuda(gpu)
+    monkeypatch.setitem(sys.modules, "pycuda", package)
+    monkeypatch.setitem(sys.modules, "pycuda.driver", driver)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "torch" else real_find_spec(name, *args))
+    gpu.free_memory = 3 << 30
+    assert [memory.gpu_mem_info() for _ in range(3)] == [(3 << 30, 16 << 30)] * 3
+    assert gpu.retained == 0 and gpu.stack() == []

@@ -25,10 +25,11 @@ def toy_model(nodes, initializers=()):
 
 
 def test_a_tensor_lives_from_its_producer_to_its_last_consumer():
-    # a is read by the last node, so a, b and c are alive together while c is made.
-    model = toy_model([helper.make_node("Relu", ["x"], ["a"], name="A"),
-                       helper.make_node("Relu", ["a"], ["b"], name="B"),
-                       helper.make_node("Relu", ["b"], ["c"], name="C"),
+    # a is read by the last node, so a, b and c are alive together while c is made
+    # (Identity is not computed in place).
+    model = toy_model([helper.make_node("Identity", ["x"], ["a"], name="A"),
+                       helper.make_node("Identity", ["a"], ["b"], name="B"),
+                       helper.make_node("Identity", ["b"], ["c"], name="C"),
                        helper.make_node("Add", ["a", "c"], ["y"], name="Y")])
     peak = ActivationEstimator(model, SPEC).peak(3, 4, 5, float_bytes=2)
     one = 3 * 2 * 4 * 5 * 2
@@ -36,14 +37,26 @@ def test_a_tensor_lives_from_its_producer_to_its_last_consumer():
 
 
 def test_a_chain_holds_only_what_the_running_node_reads_and_writes():
-    model = toy_model([helper.make_node("Relu", ["x"], ["a"], name="A"),
-                       helper.make_node("Relu", ["a"], ["b"], name="B"),
-                       helper.make_node("Relu", ["b"], ["c"], name="C"),
-                       helper.make_node("Relu", ["c"], ["y"], name="Y")])
+    model = toy_model([helper.make_node("Identity", ["x"], ["a"], name="A"),
+                       helper.make_node("Identity", ["a"], ["b"], name="B"),
+                       helper.make_node("Identity", ["b"], ["c"], name="C"),
+                       helper.make_node("Identity", ["c"], ["y"], name="Y")])
     estimator = ActivationEstimator(model, SPEC)
     assert estimator.peak(1, 8, 8, float_bytes=4).bytes == 2 * 2 * 8 * 8 * 4
     # graph I/O lives in the I/O buffers and initializers are weights: neither is counted
     assert estimator.peak(1, 8, 8, float_bytes=4).tensors == 2
+
+
+def test_elementwise_nodes_write_over_an_input_that_dies_there():
+    # b = Relu(a) reuses a (a's last use); c = Mul(b, a2) cannot reuse a2 (read later)
+    model = toy_model([helper.make_node("Identity", ["x"], ["a"], name="A"),
+                       helper.make_node("Identity", ["x"], ["a2"], name="A2"),
+                       helper.make_node("Relu", ["a"], ["b"], name="B"),
+                       helper.make_node("Mul", ["b", "a2"], ["c"], name="C"),
+                       helper.make_node("Add", ["c", "a2"], ["y"], name="Y")])
+    one = 2 * 8 * 8 * 4
+    peak = ActivationEstimator(model, SPEC).peak(1, 8, 8, float_bytes=4)
+    assert (peak.bytes, peak.tensors) == (2 * one, 2)  # never three live copies
 
 
 def test_weights_are_counted_at_the_precision():
@@ -79,7 +92,7 @@ def _total(estimator, tiers, budget):
     return memory_plan(estimator, tiers, "fp16", budget).device_total_bytes
 
 
-@pytest.mark.parametrize("budget_mib", [240, 300, 512, 1024])
+@pytest.mark.parametrize("budget_mib", [240, 300, 384, 512, 1024])
 def test_the_budget_picks_the_largest_batches_that_fit(estimator, budget_mib):
     budget = budget_mib * MIB
     sized = batches_for_budget(estimator, TierTable.from_short_edges(), "fp16", budget, 4)
@@ -99,14 +112,14 @@ def test_the_default_budget_gives_4_2_1(estimator):
 
 def test_a_budget_below_one_image_of_a_tier_is_refused(estimator):
     with pytest.raises(MemoryBudgetError, match="cannot hold one image of tier 1024"):
-        batches_for_budget(estimator, TierTable.from_short_edges(), "fp16", 150 * MIB, 4)
+        batches_for_budget(estimator, TierTable.from_short_edges(), "fp16", 200 * MIB, 4)
 
 
 def test_the_default_bundle_fits_its_budget_and_the_targets(default_bundle, estimator):
     request = default_bundle.manifest.memory["request"]
     assert request == {"budget_bytes": DEFAULT_VRAM_BUDGET, "max_batch": 4, "precision": "fp16"}
     plan = memory_plan(estimator, default_bundle.tiers, "fp16", request["budget_bytes"])
-    assert plan.fits() and plan.device_total_bytes <= 300 * MIB
+    assert plan.fits() and plan.device_total_bytes <= 300 * MIB  # issue 12's target
     assert plan.pinned_host_bytes() <= 32 * MIB and plan.pinned_host_bytes(integrated=True) == 0
     assert plan.io_dtype == "float16"
     # the manifest's tiers are what the budget gives, and its recorded plan is this one

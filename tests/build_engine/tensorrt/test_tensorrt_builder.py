@@ -45,7 +45,7 @@ def test_fp16_comes_from_flags_before_11_and_from_an_fp16_onnx_in_11(emulated, t
     assert header["precision"] == "fp16"
     if emulated.version.startswith("11."):
         assert (sidecar.onnx_file, header["flags"], sidecar.strongly_typed) == \
-            ("model.fp16-io.onnx", [], True)
+            ("model.fp16-io.onnx", ["TF32"], True)
     else:
         assert (sidecar.onnx_file, "FP16" in header["flags"], sidecar.strongly_typed) == \
             ("model.onnx", True, False)
@@ -65,7 +65,8 @@ def test_fp32_plans_keep_fp32_io(trt10, tiers, tmp_path):
 def test_strongly_typed_10x_builds_from_the_fp16_onnx(trt10, tiers, tmp_path):
     plan = build_plan(tmp_path, SPEC, tiers, "fp16", strongly_typed=True)
     header = plan_header(plan)
-    assert (header["precision"], header["strongly_typed"], header["flags"]) == ("fp16", True, [])
+    assert (header["precision"], header["strongly_typed"], header["flags"]) == \
+        ("fp16", True, ["TF32"])
 
 
 def test_parser_errors_are_reported_with_their_node(emulated, tiers, tmp_path):
@@ -180,3 +181,29 @@ def test_several_plans_are_built_each_in_a_fresh_process(trt10, tiers, tmp_path)
     with pytest.raises(BackendUnavailableError, match="TensorRT is not importable"):
         build_tensorrt_plans(tmp_path, onnx_path, SPEC, tiers, config)
     assert not list(Path(tmp_path).glob("*.plan"))
+
+
+def test_fp32_plans_are_built_without_tf32_and_say_so(emulated, tiers, tmp_path):
+    """TF32 is on by default in TensorRT: an "fp32" plan would round convolution inputs."""
+    plan = build_plan(tmp_path / "fp32", SPEC, tiers, "fp32")
+    sidecar = PlanSidecar.read(sidecar_path(plan))
+    assert "TF32" not in plan_header(plan)["flags"] and sidecar.tf32 is False
+    fp16 = PlanSidecar.read(sidecar_path(build_plan(tmp_path / "fp16", SPEC, tiers, "fp16")))
+    assert fp16.tf32 is True
+
+
+def test_an_inconsistent_profile_is_an_engine_build_error(trt10, tiers, tmp_path):
+    """IOptimizationProfile.set_shape raises RuntimeError in the bindings; it must not escape."""
+    from fuse_trt.build_engine import tensorrt_config
+
+    def inverted(*args, **kwargs):
+        table = original(*args, **kwargs)
+        bounds = next(iter(table.values()))["inputs"]["composite"]
+        bounds["min"], bounds["max"] = bounds["max"], bounds["min"]
+        return table
+
+    original = tensorrt_config.profile_table
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("fuse_trt.build_engine.tensorrt_builder.profile_table", inverted)
+        with pytest.raises(EngineBuildError, match="invalid optimization profile for tier 32"):
+            build_plan(tmp_path, FUSION_SPEC, tiers, "fp32")

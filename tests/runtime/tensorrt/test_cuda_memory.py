@@ -63,3 +63,55 @@ def test_the_context_is_pushed_only_while_in_use_on_any_thread(cuda):
     context.release()
     context.release()  # idempotent
     assert cuda.gpu.events.count("detach") == 1
+
+
+def test_release_from_another_thread_gives_the_retain_back_and_leaves_no_stack_entry(cuda):
+    """pycuda's detach does nothing off the creating thread when the context is not current."""
+    context = PrimaryContext(cuda)
+    stacks = []
+
+    def closer():
+        with context.pushed():
+            cuda.mem_alloc(16).free()
+        context.release()
+        stacks.append((list(cuda.gpu.stack()), list(cuda.gpu.pycuda_stack())))
+
+    thread = threading.Thread(target=closer)
+    thread.start()
+    thread.join()
+    assert cuda.gpu.retained == 0
+    assert stacks == [([], [])] and cuda.gpu.stack() == []
+
+
+def test_repeated_retain_and_release_leave_no_context_stack_entries(cuda):
+    """On the creating thread pycuda's detach pushes and releases without popping."""
+    for _ in range(3):
+        context = PrimaryContext(cuda)
+        with context.pushed():
+            cuda.mem_alloc(16).free()
+        context.release()
+    assert cuda.gpu.retained == 0
+    assert cuda.gpu.stack() == [] and cuda.gpu.pycuda_stack() == []
+
+
+def test_memory_freed_from_another_thread_without_its_context_is_refused(cuda):
+    """pycuda activates an allocation's context to free it, only on the creating thread."""
+    context = PrimaryContext(cuda)
+    with context.pushed():
+        allocation = cuda.mem_alloc(16)
+    errors = []
+    thread = threading.Thread(target=lambda: errors.append(_try(allocation.free)))
+    thread.start()
+    thread.join()
+    assert "out-of-thread context" in str(errors[0])
+    with context.pushed():
+        allocation.free()
+    context.release()
+
+
+def _try(action):
+    try:
+        action()
+    except FakeCudaError as error:
+        return error
+    return None

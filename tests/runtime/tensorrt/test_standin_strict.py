@@ -83,3 +83,35 @@ def test_accesses_are_recorded_per_version():
     emulated.trt.BuilderFlag.FP16
     emulated.trt.Runtime
     assert {"BuilderFlag", "BuilderFlag.FP16", "Runtime"} <= set(emulated.touched())
+
+
+def test_typed_parameters_and_setters_are_checked_as_pybind11_does():
+    trt = emulate("10.3.0").trt
+    with pytest.raises(TypeError, match="set_input_shape.*incompatible arguments"):
+        trt.IExecutionContext.set_input_shape(object(), "x", "garbage")
+    with pytest.raises(TypeError, match="set_input_shape.*incompatible arguments"):
+        trt.IExecutionContext.set_input_shape(object(), "x", (1, "3"))
+    config = trt.Builder(trt.Logger()).create_builder_config()
+    with pytest.raises(TypeError, match="incompatible property value 'x'"):
+        config.DLA_core = "x"
+    with pytest.raises(TypeError, match="incompatible property value 42"):
+        config.int8_calibrator = 42
+    with pytest.raises(TypeError, match="DeviceType"):
+        config.default_device_type = 1
+    config.DLA_core = 1
+    config.int8_calibrator = None
+    assert config.DLA_core == 1
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_device_memory_is_write_only_as_in_the_bindings(version):
+    context_class = emulate(version).trt.IExecutionContext
+    context = context_class.__new__(context_class)
+    with pytest.raises(AttributeError, match="unreadable attribute"):
+        context.device_memory
+
+
+def test_tf32_is_on_by_default_as_in_tensorrt():
+    trt = emulate("8.6.1").trt
+    config = trt.Builder(trt.Logger()).create_builder_config()
+    assert config.get_flag(trt.BuilderFlag.TF32)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 
 import onnx
 
@@ -96,12 +97,16 @@ def _dla_problem(emu, config) -> str | None:
 
 
 def _calibrate(emu, network, config) -> str | None:
+    """As TensorRT drives a calibrator: a valid cache skips the batches; an exception from a
+    callback is printed and read as "no more data" (the pybind11 trampoline's catch)."""
     calibrator = peek(config, "int8_calibrator")
     shapes = config._calibration_profile or config._profiles[0]
     names = [tensor._tensor[0] for tensor in network._inputs]
-    call(calibrator, "read_calibration_cache")
+    cache = _trampoline(calibrator, "read_calibration_cache")
+    if cache is not None and bytes(cache):
+        return None
     for batches in range(MAX_CALIBRATION_BATCHES):
-        pointers = call(calibrator, "get_batch", names)
+        pointers = _trampoline(calibrator, "get_batch", names)
         if not pointers:
             break
         if len(pointers) != len(names):
@@ -112,8 +117,16 @@ def _calibrate(emu, network, config) -> str | None:
         batches = MAX_CALIBRATION_BATCHES
     if batches == 0:
         return "the calibrator gave no batches"
-    call(calibrator, "write_calibration_cache", b"emulated-calibration-cache")
+    _trampoline(calibrator, "write_calibration_cache", memoryview(b"emulated-calibration-cache"))
     return None
+
+
+def _trampoline(calibrator, name: str, *args):
+    try:
+        return call(calibrator, name, *args)
+    except Exception as error:  # exactly what TensorRT's Python trampoline does
+        print(f"[ERROR] Exception caught in {name}(): {error}", file=sys.stderr)
+        return None
 
 
 def _has_qdq(model) -> bool:
@@ -154,6 +167,7 @@ def _plan_header(emu, network, config) -> dict:
         "profiles": profiles, "scratch": scratch, "weights": len(network._model),
         "flags": sorted(flags), "workspace": config._pools.get("WORKSPACE"),
         "dla_core": peek(config, "DLA_core") if dla else None,
-        "version_compatible": "VERSION_COMPATIBLE" in flags,
+        "version_compatible": "VERSION_COMPATIBLE" in flags, "tf32": "TF32" in flags,
+        "compute_capability": list(emu.gpu.compute_capability),
         "hardware_compat": level == emu.enum("HardwareCompatibilityLevel", "AMPERE_PLUS"),
     }

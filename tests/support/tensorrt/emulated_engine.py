@@ -15,7 +15,7 @@ import numpy as np
 import onnxruntime
 
 from tests.support.tensorrt.emulated_build import peek
-from tests.support.tensorrt.emulation import NUMPY_TYPES, read_plan, settable
+from tests.support.tensorrt.emulation import NUMPY_TYPES, read_plan, settable, write_only
 from tests.support.tensorrt.fake_cuda import FakeCudaError
 
 SCRIBBLE = 0xAB  # what an execution leaves in its scratch memory
@@ -26,8 +26,8 @@ class RuntimeImpl:
     def __init__(self, logger):
         self._logger = logger
 
-    DLA_core = settable(-1)
-    engine_host_code_allowed = settable(False)
+    DLA_core = settable(-1, "int")
+    engine_host_code_allowed = settable(False, "bool")
 
     def deserialize_cuda_engine(self, serialized_engine):
         problem, parsed = self._problem(serialized_engine)
@@ -50,7 +50,18 @@ class RuntimeImpl:
             return f"plan for DLA core {header['dla_core']}, runtime has {peek(self, 'DLA_core')}", None
         if header["version_compatible"] and not peek(self, "engine_host_code_allowed"):
             return "version-compatible plan needs engine_host_code_allowed", None
-        return None, parsed
+        return self._device_problem(header), parsed
+
+    def _device_problem(self, header) -> str | None:
+        """TensorRT refuses a plan from another compute capability unless it was built
+        hardware-compatible, and a hardware-compatible one below Ampere."""
+        built, here = tuple(header["compute_capability"]), self._emu.gpu.compute_capability
+        if header["hardware_compat"]:
+            return None if here >= (8, 0) else (f"hardware-compatible plan needs Ampere or "
+                                                f"newer, this GPU is sm{here[0]}{here[1]}")
+        if built != here:
+            return (f"the plan was built for compute capability {built}, this GPU has {here}")
+        return None
 
     def __del__(self):
         self._emu.gpu.events.append("runtime.destroy")
@@ -62,6 +73,7 @@ class EngineImpl:
         self._names = [*header["inputs"], *header["outputs"]]
         self._weights = self._emu.gpu.allocate(header["weights"])
         self._ort = None
+        self._profile_holders: dict[int, weakref.ref] = {}
 
     num_io_tensors = property(lambda self: len(self._names))
     num_optimization_profiles = property(lambda self: len(self._header["profiles"]))
@@ -137,12 +149,23 @@ class ExecutionContextImpl:
     active_optimization_profile = property(lambda self: self._profile)
 
     def set_optimization_profile_async(self, profile_index, stream_handle):
+        """The bindings assert the C++ bool: a refusal raises RuntimeError. A profile is held
+        by one execution context at a time."""
+        engine = self._engine()
+        holder = engine._profile_holders.get(profile_index) if engine is not None else None
         if not 0 <= profile_index < len(self._header["profiles"]):
-            return self._fail(f"no optimization profile {profile_index}")
-        if stream_handle not in self._gpu.streams:
-            return self._fail(f"unknown stream {stream_handle:#x}")
-        self._profile, self._shapes = profile_index, {}
-        return True
+            problem = f"no optimization profile {profile_index}"
+        elif stream_handle not in self._gpu.streams:
+            problem = f"unknown stream {stream_handle:#x}"
+        elif holder is not None and holder() not in (None, self):
+            problem = f"profile {profile_index} is in use by another execution context"
+        else:
+            engine._profile_holders.pop(self._profile, None)
+            engine._profile_holders[profile_index] = weakref.ref(self)
+            self._profile, self._shapes = profile_index, {}
+            return True
+        self._fail(f"setOptimizationProfileAsync: {problem}")
+        raise RuntimeError("Error in set optimization profile async.")
 
     def set_input_shape(self, name, shape):
         self._emu.calls["set_input_shape"] += 1
@@ -178,13 +201,12 @@ class ExecutionContextImpl:
         self._addresses[name] = int(memory)
         return True
 
-    def _get_device_memory(self):
-        return self._scratch[0] if self._scratch else 0
-
     def _set_device_memory_property(self, memory):
+        if not isinstance(memory, int) or isinstance(memory, bool):
+            raise TypeError(f"device_memory: incompatible value {memory!r}")
         self._scratch = (int(memory), self._gpu.remaining(memory))
 
-    device_memory = property(_get_device_memory, _set_device_memory_property)
+    device_memory = write_only(_set_device_memory_property)
 
     def set_device_memory(self, memory, size):
         if size > self._gpu.remaining(memory):
@@ -194,6 +216,9 @@ class ExecutionContextImpl:
     def execute_async_v3(self, stream_handle):
         self._emu.calls["execute_async_v3"] += 1
         problem = self._execution_problem(stream_handle)
+        if problem is None and self._emu.fail_executions:
+            self._emu.fail_executions -= 1
+            problem = "an enqueue failure (emulated on request)"
         if problem is not None:
             return self._fail(f"execute_async_v3: {problem}")
         run = functools.partial(self._run, dict(self._shapes), dict(self._addresses),
@@ -240,7 +265,10 @@ class ExecutionContextImpl:
         self._gpu.view(scratch[0], scratch_needed)[:] = SCRIBBLE
 
     def __del__(self):
-        self._gpu.events.append("context.destroy")
+        if "_gpu" not in self.__dict__:
+            return  # made without _setup (a strictness test)
+        self._gpu.events.append("context.destroy while work is queued"
+                                if self._gpu.pending_work() else "context.destroy")
         if self._owned is not None:
             self._gpu.release(self._owned)
 

@@ -16,6 +16,7 @@ import numpy as np
 import onnx
 
 from tests.support.tensorrt.fake_cuda import FakeGpu
+from tests.support.tensorrt.qdq_rules import qdq_problems
 from tests.support.tensorrt.strict import make_standin
 
 PLAN_MAGIC = b"FAKE-TRT-PLAN\n"
@@ -27,6 +28,10 @@ NUMPY_TYPES = {"FLOAT": np.float32, "HALF": np.float16, "INT8": np.int8, "INT32"
                "INT64": np.int64, "BOOL": np.bool_, "UINT8": np.uint8}
 PRECISION_FLAGS = ("FP16", "INT8", "BF16", "FP8", "INT4", "FP4")
 _SETTINGS = itertools.count()
+# The stand-in classes do not inherit from each other; TensorRT's calibrators all derive
+# from IInt8Calibrator.
+CALIBRATOR_CLASSES = ("IInt8Calibrator", "IInt8EntropyCalibrator", "IInt8EntropyCalibrator2",
+                      "IInt8LegacyCalibrator", "IInt8MinMaxCalibrator")
 
 
 def call(obj, name, *args):
@@ -52,6 +57,7 @@ class Emulation:
                                    {"nptype": self.nptype}, shared={"emu": self})
         self.classes = object.__getattribute__(self.module, "_fake_classes")
         self.calls: Counter = Counter()  # per-call context methods, for rebind checks
+        self.fail_executions = 0  # how many execute_async_v3 calls to refuse next
 
     def new(self, class_name: str, *args):
         cls = self.classes[class_name]
@@ -76,11 +82,38 @@ class Emulation:
         return NUMPY_TYPES[data_type._name]
 
 
-def settable(default=None) -> property:
-    """A dumped property the caller may set, kept per instance."""
+def settable(default=None, accepts: str = "object", none_ok: bool = False) -> property:
+    """A dumped property the caller may set, kept per instance. The setter checks the type
+    as pybind11 does (``accepts``: int, bool or a stand-in class name), raising TypeError."""
     key = f"_setting_{next(_SETTINGS)}"
-    return property(lambda self: self.__dict__.get(key, default),
-                    lambda self, value: self.__dict__.__setitem__(key, value))
+
+    def setter(self, value):
+        if not (value is None and none_ok) and not _setter_accepts(self._emu, accepts, value):
+            raise TypeError(f"tensorrt {self._emu.version}: incompatible property value "
+                            f"{value!r}; expected {accepts}")
+        self.__dict__[key] = value
+
+    return property(lambda self: self.__dict__.get(key, default), setter)
+
+
+def write_only(setter) -> property:
+    """pybind11's ``def_property(name, nullptr, setter)``: reading raises AttributeError."""
+    def unreadable(self):
+        raise AttributeError("unreadable attribute")
+
+    return property(unreadable, setter)
+
+
+def _setter_accepts(emu, accepts: str, value) -> bool:
+    if accepts == "object":
+        return True
+    if accepts == "int":
+        return isinstance(value, (int, np.integer)) and not isinstance(value, bool) \
+            and not hasattr(type(value), "_fake_members")
+    if accepts == "bool":
+        return isinstance(value, (bool, np.bool_))
+    names = CALIBRATOR_CLASSES if accepts == "IInt8Calibrator" else (accepts,)
+    return isinstance(value, tuple(emu.classes[name] for name in names if name in emu.classes))
 
 
 class HostMemoryImpl(bytes):
@@ -205,6 +238,9 @@ class OnnxParserImpl:
         if emu.major < 10 and opset > 17:
             yield emu.new("ParserError", "UNSUPPORTED_GRAPH",
                           f"opset {opset} is newer than this parser's 17", -1, "", "")
+        for index, name, problem in qdq_problems(model):
+            yield emu.new("ParserError", "INVALID_NODE", f"Q/DQ: {problem}", index, name,
+                          model.graph.node[index].op_type)
         for index, node in enumerate(model.graph.node):
             if not onnx.defs.has(node.op_type, node.domain):
                 yield emu.new("ParserError", "UNSUPPORTED_NODE",
@@ -228,7 +264,16 @@ class ProfileImpl:
         self._shapes = {}
 
     def set_shape(self, input, min, opt, max):  # noqa: A002 - the dumped parameter names
-        self._shapes[input] = tuple(tuple(int(v) for v in dims) for dims in (min, opt, max))
+        """Raises RuntimeError on inconsistent shapes, as the bindings' assert does."""
+        shapes = tuple(tuple(int(v) for v in dims) for dims in (min, opt, max))
+        for label, dims, lower in (("min", shapes[0], None), ("opt", shapes[1], shapes[0]),
+                                   ("max", shapes[2], shapes[1])):
+            bad_rank = lower is not None and len(dims) != len(lower)
+            if bad_rank or any(v < 0 for v in dims) or (
+                    lower is not None and any(a < b for a, b in zip(dims, lower))):
+                raise RuntimeError(f"Shape provided for {label} is inconsistent with other "
+                                   f"shapes.")
+        self._shapes[input] = shapes
 
     def get_shape(self, input):  # noqa: A002
         return [self._emu.new("Dims", dims) for dims in self._shapes.get(input, ())]
@@ -245,14 +290,14 @@ class TimingCacheImpl:
 
 class BuilderConfigImpl:
     def _setup(self):
-        self._flags, self._pools, self._profiles = set(), {}, []
+        self._flags, self._pools, self._profiles = {"TF32"}, {}, []  # TF32 is on by default
         self._timing_cache, self._calibration_profile = None, None
 
-    default_device_type = settable(None)
-    DLA_core = settable(-1)
-    hardware_compatibility_level = settable(None)
-    int8_calibrator = settable(None)
-    progress_monitor = settable(None)  # 10.x and later: the dumps of 8.6 have no such member
+    default_device_type = settable(None, "DeviceType")
+    DLA_core = settable(-1, "int")
+    hardware_compatibility_level = settable(None, "HardwareCompatibilityLevel")
+    int8_calibrator = settable(None, "IInt8Calibrator", none_ok=True)
+    progress_monitor = settable(None, "IProgressMonitor", none_ok=True)
     num_optimization_profiles = property(lambda self: len(self._profiles))
 
     def set_flag(self, flag):

@@ -10,6 +10,7 @@ Python subclasses (loggers, calibrators) may add attributes of their own, as wit
 """
 from __future__ import annotations
 
+import importlib.machinery
 import types
 from collections.abc import Callable, Mapping
 
@@ -121,20 +122,43 @@ class CallChecker:
                    or (param.name not in bound and param.has_default) for param in params)
 
     def _accepts(self, annotation: str, value) -> bool:
+        if annotation == "object":
+            return True
         if annotation == "str":
             return isinstance(value, str)
         if annotation == "bool":
             return isinstance(value, (bool, np.bool_))
         if annotation in ("int", "typing.SupportsInt"):
-            return isinstance(value, (int, np.integer)) and not isinstance(value, EnumBase)
+            return _is_int(value)
+        if annotation in ("float", "typing.SupportsFloat"):
+            return _is_int(value) or isinstance(value, (float, np.floating))
         if annotation in ("typing_extensions.Buffer", "buffer"):
             return isinstance(value, (bytes, bytearray, memoryview))
+        if annotation in ("tuple", "list"):  # py::tuple / py::list of dims (set_input_shape)
+            return (isinstance(value, tuple if annotation == "tuple" else list)
+                    and all(_is_int(v) for v in value))
+        element = _sequence_element(annotation)
+        if element is not None:  # pybind11's list caster: any sequence but str/bytes
+            return (isinstance(value, (list, tuple)) and
+                    all(self._accepts(element, item) for item in value))
         name = annotation_class(annotation)
         if name is None or name not in self.classes:
             return True
         if name.startswith("Dims") and isinstance(value, (tuple, list)):
-            return all(isinstance(v, (int, np.integer)) for v in value)
+            return all(_is_int(v) for v in value)
         return isinstance(value, self.classes[name])
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, EnumBase))
+
+
+def _sequence_element(annotation: str) -> str | None:
+    """'List[str]' / 'collections.abc.Sequence[int]' -> the element annotation."""
+    for prefix in ("List[", "collections.abc.Sequence["):
+        if annotation.startswith(prefix) and annotation.endswith("]"):
+            return annotation[len(prefix):-1]
+    return None
 
 
 def _method(qualified: str, signatures, impl: Callable | None, checker: CallChecker):
@@ -229,6 +253,7 @@ def _module(version: str, dump: dict, classes: dict, functions: Mapping[str, Cal
     object.__setattr__(module, "_fake_log", log)
     object.__setattr__(module, "_fake_classes", classes)
     object.__setattr__(module, "__version__", version)
+    object.__setattr__(module, "__spec__", importlib.machinery.ModuleSpec("tensorrt", None))
     for name, cls in classes.items():
         object.__setattr__(module, name, cls)
     for name in dump["functions"]:
