@@ -14,6 +14,7 @@ from pathlib import Path
 
 import onnx
 
+from fuse_trt.build_engine.graph_rewrite import inference_shaped
 from fuse_trt.build_engine.schedule import schedule_for_memory
 from fuse_trt.engine.errors import ModelContractError
 from fuse_trt.engine.spec import ModelSpec
@@ -30,6 +31,7 @@ class ExportConfig:
     opset: int | None = None  # None: the spec's opset
     external_data: bool | None = None  # None: only when the weights need it
     simplify: bool = True
+    inference_shaped: bool = True  # exact rewrites (build_engine/graph_rewrite.py)
 
 
 def export_onnx(model, spec: ModelSpec, path: Path, config: ExportConfig = ExportConfig()) -> Path:
@@ -58,6 +60,10 @@ def export_onnx(model, spec: ModelSpec, path: Path, config: ExportConfig = Expor
         if config.simplify:
             graph = simplify(graph)
         graph = schedule_for_memory(graph)
+        if config.inference_shaped:
+            graph = inference_shaped(graph, {name: array.shape for name, array in
+                                             spec.example_feed(1, 16 * spec.stride,
+                                                               16 * spec.stride).items()})
         del graph.graph.value_info[:]  # see canonical_order
         graph = onnx.shape_inference.infer_shapes(graph, strict_mode=True)
         save_onnx(canonical_order(graph), path, external_data=external)

@@ -63,15 +63,16 @@ def test_fuse_on_each_cpu_backend_gives_the_same_image(tmp_path, capsys, fused_o
     """ONNX Runtime and PyTorch are two implementations of the UNet: each CLI run must match
     the other's, and both must differ from the classical composite the UNet refines."""
     outputs = {}
-    for backend, blend in (("onnxruntime", "unet"), ("torch", "unet"), ("onnxruntime", "classic")):
-        out = tmp_path / f"{backend}-{blend}.png"
+    for name, options in (("onnxruntime", ["--backend", "onnxruntime"]),
+                          ("torch", ["--backend", "torch"]), ("classic", ["--refine", "none"])):
+        out = tmp_path / f"{name}.png"
         code, _, err = run_cli(["fuse", "sample:grace_hopper", "sample:astronaut", "-o", out,
-                                "--backend", backend, "--blend", blend], capsys)
+                                *options], capsys)
         assert code == 0, err
-        outputs[backend, blend] = read_image(out).rgb.astype(int)
-    onnxruntime, torch = outputs["onnxruntime", "unet"], outputs["torch", "unet"]
+        outputs[name] = read_image(out).rgb.astype(int)
+    onnxruntime, torch = outputs["onnxruntime"], outputs["torch"]
     assert np.abs(onnxruntime - torch).max() <= 1
-    refined = np.abs(torch - outputs["onnxruntime", "classic"]).sum(axis=2)
+    refined = np.abs(torch - outputs["classic"]).sum(axis=2)
     assert (refined > 6).sum() > 2000, "the UNet did not change the composite"
     assert np.array_equal(read_image(fused_output).rgb, onnxruntime)  # auto picks onnxruntime
 
