@@ -2,6 +2,7 @@
 reader that parses every config.pbtxt into Triton's own ModelConfig protobuf."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from fuse_trt.build_engine.tensorrt_config import profile_table
@@ -18,7 +19,9 @@ def add_fake_plan(bundle: Bundle, precision: str = "fp16", max_batch: int = 3,
     plan = bundle.directory / (f"{bundle.spec.name}.trt{tensorrt_version}."
                                f"{gpu_name.lower().replace(' ', '-')}-{sm}.{precision}.plan")
     plan.write_bytes(b"not-an-engine" * 64)
-    profiles = profile_table(bundle.spec, bundle.tiers.tiers, max_batch)
+    # the plan's profiles carry their own batch range, as a plan built for another budget would
+    tiers = tuple(replace(tier, max_batch=max_batch) for tier in bundle.tiers.tiers)
+    profiles = profile_table(bundle.spec, tiers)
     PlanSidecar(model=bundle.spec.name, precision=precision, tensorrt_version=tensorrt_version,
                 gpu_name=gpu_name, compute_capability=compute_capability, cuda_version="12.6",
                 driver_version="560.35", onnx_file="model.onnx", onnx_sha256="0" * 64,
