@@ -13,8 +13,12 @@ from onnx import helper
 
 def activation_peak_bytes(model: onnx.ModelProto, input_shapes: dict[str, tuple[int, ...]]) -> int:
     """Largest sum of live activation bytes over the node sequence at ``input_shapes``."""
-    sizes = tensor_bytes(model, input_shapes)
-    graph = model.graph
+    return peak_bytes(model.graph, tensor_bytes(model, input_shapes))
+
+
+def peak_bytes(graph: onnx.GraphProto, sizes: dict[str, int]) -> int:
+    """:func:`activation_peak_bytes` for tensor ``sizes`` already known: any order of the same
+    nodes has the same sizes, so orders are compared without repeating shape inference."""
     last_use = {name: len(graph.node) for name in (v.name for v in graph.output)}
     for index, node in enumerate(graph.node):
         for name in node.input:

@@ -16,7 +16,7 @@ import logging
 
 import onnx
 
-from fuse_trt.build_engine.activation_peak import activation_peak_bytes, tensor_bytes
+from fuse_trt.build_engine.activation_peak import peak_bytes, tensor_bytes
 
 log = logging.getLogger("fuse_trt")
 
@@ -56,12 +56,13 @@ def schedule_for_memory(model: onnx.ModelProto) -> onnx.ModelProto:
 def memory_ordered(model: onnx.ModelProto, shapes: dict[str, tuple[int, ...]]) -> onnx.ModelProto:
     """``model`` with the greedy node order when its activation peak at ``shapes`` is lower."""
     nodes = list(model.graph.node)
-    order = _greedy_order(model, tensor_bytes(model, shapes))
+    sizes = tensor_bytes(model, shapes)  # the same for every order of these nodes
+    order = _greedy_order(model, sizes)
     reordered = onnx.ModelProto()
     reordered.CopyFrom(model)
     del reordered.graph.node[:]
     reordered.graph.node.extend(nodes[index] for index in order)
-    before, after = activation_peak_bytes(model, shapes), activation_peak_bytes(reordered, shapes)
+    before, after = peak_bytes(model.graph, sizes), peak_bytes(reordered.graph, sizes)
     log.info("node order: activation peak %.1f -> %.1f MiB", before / 2**20, after / 2**20)
     return reordered if after < before else model
 
