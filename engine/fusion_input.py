@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from fuse_trt.engine.choices import Composite, Region as RegionChoice
+from fuse_trt.engine.faces.composite import row_strips
 from fuse_trt.engine.faces import (Face, Region, alpha_blend, colour_transfer_lab,
                                    dilate_mask, face_mask, fusion_region, gaussian_blur,
                                    paste_into,
@@ -17,7 +18,11 @@ from fuse_trt.engine.faces import (Face, Region, alpha_blend, colour_transfer_la
 
 def context_image(target: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """``target`` (uint8) with ``hole`` (float HxW, 1 = removed) zeroed: the UNet's context."""
-    return (target * (1.0 - hole[:, :, None])).astype(np.uint8)
+    context = np.array(target, dtype=np.uint8, copy=True)  # where hole is 0
+    x, y, w, h = cv2.boundingRect((hole != 0).view(np.uint8))
+    for strip in row_strips(slice(y, y + h), slice(x, x + w)):
+        context[strip] = (target[strip] * (1.0 - hole[strip][:, :, None])).astype(np.uint8)
+    return context
 
 
 def fusion_images(composite: np.ndarray, mask: np.ndarray,
@@ -49,7 +54,8 @@ class FacePrep:
     def paste_into(self, frame: np.ndarray, ratio: float) -> None:
         """Blend the result into ``frame`` (modified in place) by ``ratio`` x support."""
         result = cv2.cvtColor(self.result, cv2.COLOR_RGB2BGR) if self.bgr else self.result
-        paste_into(frame, self.region, result, ratio * self.support)
+        alpha = self.support if ratio == 1.0 else ratio * self.support
+        paste_into(frame, self.region, result, alpha)
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,7 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Loaded
         return LoadedImage(cv2.cvtColor(decoded, cv2.COLOR_GRAY2RGB))
     if decoded.shape[2] == 4:
         return LoadedImage(cv2.cvtColor(decoded, cv2.COLOR_BGRA2RGB), alpha=decoded[:, :, 3].copy())
-    return LoadedImage(cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB))
+    return LoadedImage(cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB, dst=decoded))  # no 2nd frame
 
 
 def encode_image(path: Path, rgb: np.ndarray, alpha: np.ndarray | None = None) -> bytes:

@@ -162,6 +162,22 @@ def test_colour_transfer_on_a_large_face_matches_the_full_statistics(grace):
     np.testing.assert_array_equal(moved[~inside.any(axis=1)], source[~inside.any(axis=1)])
 
 
+def test_blends_in_strips_give_what_the_whole_box_at_once_gives():
+    from fuse_trt.engine.faces.composite import alpha_blend
+    from fuse_trt.engine.fusion_input import context_image
+
+    rng = np.random.default_rng(16)
+    foreground, background = rng.integers(0, 256, (2, 700, 900, 3), dtype=np.uint8)
+    alpha = np.zeros((700, 900), np.float32)  # a box of several strips, the last one partial
+    cv2.ellipse(alpha, (450, 350), (420, 330), 0, 0, 360, 1.0, -1)
+    alpha = cv2.GaussianBlur(alpha, (0, 0), 9.0)
+    base = background.astype(np.float32)
+    whole = np.clip(np.rint(base + alpha[..., None] * (foreground - base)), 0, 255)
+    np.testing.assert_array_equal(alpha_blend(foreground, background, alpha), whole)
+    np.testing.assert_array_equal(context_image(background, alpha),
+                                  (background * (1.0 - alpha[:, :, None])).astype(np.uint8))
+
+
 # 6 -- bundles: verify, and no silent replacement ------------------------------------------
 def test_build_force_replaces_a_bundle_with_other_tiers(tmp_path):
     import shutil
@@ -207,6 +223,20 @@ def test_a_warning_repeated_every_frame_is_logged_once_with_a_count(caplog):
             log.warning("image %dx%d is above the largest tier; scaling", 4000, 3000)
     messages = [record.getMessage() for record in caplog.records]
     assert len(messages) == 2 and "came 39 more time(s)" in messages[1]
+
+
+def test_libpng_warnings_stay_off_stderr(tmp_path, capfd):
+    from PIL import Image, ImageCms
+
+    from fuse_trt.engine.faces import load_sample
+
+    grey = tmp_path / "grey.png"  # an RGB colour profile on a grey PNG: libpng warns about it
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.fromarray(load_sample("grace_hopper")[:, :, 1]).save(grey, icc_profile=profile)
+    code, err = run_in_process(["fuse", "sample:astronaut", str(grey), "-o",
+                                str(tmp_path / "out.png"), "--refine", "none"])
+    assert code == 0, err
+    assert "libpng" not in capfd.readouterr().err + err
 
 
 def test_export_gives_the_same_bytes_in_every_process(tmp_path):

@@ -13,6 +13,7 @@ _MIN_STD = 1.0  # LAB units; below this a channel is flat and its gain is not tr
 _MAX_GAIN = 4.0
 _CLONE_PAD = 4  # px of reflected border so seamlessClone never sees a mask at the edge
 _STATS_PIXELS = 1 << 20  # colour statistics from at most about this many pixels
+_STRIP_PIXELS = 1 << 18  # pointwise work on a large box goes in strips of this many pixels
 
 
 def _nonzero_box(mask: np.ndarray) -> tuple[slice, slice] | None:
@@ -25,13 +26,26 @@ def _to_lab(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
 
 
-def _weighted_stats(lab: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    step = max(1, int(np.ceil(np.sqrt(weights.size / _STATS_PIXELS))))
-    pixels = lab[::step, ::step].reshape(-1, 3).astype(np.float64)
-    weights = weights[::step, ::step].ravel()
+def _weighted_stats(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """LAB mean and std of ``image`` weighted by ``mask``, from a regular subsample (the LAB
+    conversion is per pixel, so only the subsample is converted)."""
+    step = max(1, int(np.ceil(np.sqrt(mask.size / _STATS_PIXELS))))
+    pixels = _to_lab(image[::step, ::step]).reshape(-1, 3).astype(np.float64)
+    weights = np.asarray(mask[::step, ::step], dtype=np.float64).ravel()
     mean = np.average(pixels, axis=0, weights=weights)
     std = np.sqrt(np.average((pixels - mean) ** 2, axis=0, weights=weights))
     return mean, std
+
+
+def row_strips(rows: slice, columns: slice, pixels: int = _STRIP_PIXELS):
+    """(rows, columns) slices covering the box in strips of about ``pixels`` pixels each.
+
+    Pointwise work on a large box goes strip by strip, so its float temporaries stay a few
+    MiB instead of several times the box (fresh memory that size costs more to fault in than
+    the arithmetic on it); the values are the same as on the whole box at once."""
+    step = max(1, pixels // max(1, columns.stop - columns.start))
+    for start in range(rows.start, rows.stop, step):
+        yield slice(start, min(start + step, rows.stop)), columns
 
 
 def colour_transfer_lab(source_warped: np.ndarray, target: np.ndarray,
@@ -47,28 +61,30 @@ def colour_transfer_lab(source_warped: np.ndarray, target: np.ndarray,
     moved_image = source_warped.copy()
     if box is None:
         return moved_image
-    weights = np.asarray(mask, dtype=np.float64)[box]
-    source_lab = _to_lab(source_warped[box])
-    source_mean, source_std = _weighted_stats(source_lab, weights)
-    target_mean, target_std = _weighted_stats(_to_lab(target[box]), weights)
+    source_mean, source_std = _weighted_stats(source_warped[box], mask[box])
+    target_mean, target_std = _weighted_stats(target[box], mask[box])
     gain = np.clip(target_std / np.maximum(source_std, _MIN_STD), 0.0, _MAX_GAIN)
-    moved = (source_lab - source_mean.astype(np.float32)) * gain.astype(np.float32) \
-        + target_mean.astype(np.float32)
-    rgb = cv2.cvtColor(moved, cv2.COLOR_LAB2RGB)
-    moved_image[box] = np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
+    for strip in row_strips(*box):
+        moved = (_to_lab(source_warped[strip]) - source_mean.astype(np.float32)) \
+            * gain.astype(np.float32) + target_mean.astype(np.float32)
+        rgb = cv2.cvtColor(moved, cv2.COLOR_LAB2RGB)
+        moved_image[strip] = np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
     return moved_image
 
 
-def alpha_blend(foreground: np.ndarray, background: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """``alpha * foreground + (1 - alpha) * background`` as uint8; ``alpha`` is float HxW."""
-    result = np.array(background, dtype=np.uint8, copy=True)
+def alpha_blend(foreground: np.ndarray, background: np.ndarray, alpha: np.ndarray,
+                in_place: bool = False) -> np.ndarray:
+    """``alpha * foreground + (1 - alpha) * background`` as uint8; ``alpha`` is float HxW.
+    ``in_place``: the blend is written into ``background`` (uint8), which is returned."""
+    result = background if in_place else np.array(background, dtype=np.uint8, copy=True)
     box = _nonzero_box(alpha)
     if box is None:
         return result
-    weight = np.asarray(alpha, dtype=np.float32)[box][..., None]
-    base = background[box].astype(np.float32)
-    blended = base + weight * (foreground[box].astype(np.float32) - base)
-    result[box] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+    for strip in row_strips(*box):
+        weight = np.asarray(alpha[strip], dtype=np.float32)[..., None]
+        base = background[strip].astype(np.float32)
+        blended = base + weight * (foreground[strip].astype(np.float32) - base)
+        result[strip] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
     return result
 
 

@@ -92,18 +92,45 @@ def dilate_mask(mask: np.ndarray, pixels: int) -> np.ndarray:
     """Binary float32 mask, 1 wherever ``mask > 0`` (feather band included), grown by
     ``pixels`` (a disc: every pixel within that Euclidean distance of the mask)."""
     inside = np.asarray(mask) > 0
-    if pixels <= 0 or not inside.any():
+    box = _box(inside)
+    if pixels <= 0 or box is None:
         return inside.astype(np.float32)
+    grown = np.zeros(inside.shape, np.float32)  # pages far from the face are never touched
     factor = max(1, pixels // EXACT_DILATION_PIXELS)
-    if factor == 1:
-        return (_distance_to(inside) <= pixels).astype(np.float32)
+    if factor == 1:  # every pixel within ``pixels`` of the mask lies in the box grown by it
+        window = _grown_box(box, pixels + 1, inside.shape)
+        grown[window] = _distance_to(inside[window]) <= pixels
+        return grown
     # A wide band at 1/factor scale: its edge lands within ``factor`` px of the exact one.
     height, width = inside.shape
     small_size = (max(1, width // factor), max(1, height // factor))
-    small = cv2.resize(inside.astype(np.uint8), small_size, interpolation=cv2.INTER_AREA) > 0
-    grown = (_distance_to(small) <= pixels / factor).astype(np.uint8)
-    grown = cv2.resize(grown, (width, height), interpolation=cv2.INTER_NEAREST)
-    return np.maximum(grown, inside).astype(np.float32)
+    small = cv2.resize(inside.view(np.uint8), small_size, interpolation=cv2.INTER_AREA) > 0
+    band = (_distance_to(small) <= pixels / factor).astype(np.uint8)
+    band = cv2.resize(band, (width, height), interpolation=cv2.INTER_NEAREST)
+    window = _union(_box(band), box)
+    grown[window] = np.maximum(band[window], inside[window])
+    return grown
+
+
+def _box(image: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(x, y, w, h) of the non-zero pixels of a bool or uint8 image; None if there are none."""
+    x, y, w, h = cv2.boundingRect(image.view(np.uint8))
+    return None if w == 0 or h == 0 else (x, y, w, h)
+
+
+def _grown_box(box: tuple[int, int, int, int], margin: int,
+               shape_hw: tuple[int, int]) -> tuple[slice, slice]:
+    x, y, w, h = box
+    return (slice(max(0, y - margin), min(shape_hw[0], y + h + margin)),
+            slice(max(0, x - margin), min(shape_hw[1], x + w + margin)))
+
+
+def _union(first: tuple[int, int, int, int] | None,
+           second: tuple[int, int, int, int]) -> tuple[slice, slice]:
+    boxes = [b for b in (first, second) if b is not None]
+    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    x1, y1 = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
+    return slice(y0, y1), slice(x0, x1)
 
 
 def _distance_to(inside: np.ndarray) -> np.ndarray:

@@ -16,8 +16,7 @@ def paste_into(frame: np.ndarray, region: Region, crop_result: np.ndarray,
     if crop_result.shape[:2] != expected or np.shape(alpha)[:2] != expected:
         raise ImageShapeError(f"crop {crop_result.shape[:2]} and alpha {np.shape(alpha)[:2]} "
                               f"must match the region's {expected}")
-    window = region.crop(frame)
-    window[...] = alpha_blend(crop_result, window, alpha)
+    alpha_blend(crop_result, region.crop(frame), alpha, in_place=True)
 
 
 def paste_back(frame: np.ndarray, region: Region, crop_result: np.ndarray,
