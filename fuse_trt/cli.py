@@ -92,6 +92,7 @@ def fuse(ctx: click.Context, source: str, target: str, output: Path, target_face
     turned past the yaw threshold are left untouched (--allow-profile fuses them)."""
     from fuse_trt.api import FaceFusion
     from fuse_trt.commands.batch import is_batch_target, run_batch
+    from fuse_trt.commands.native_logs import native_messages_logged
     from fuse_trt.commands.targeting import apply_targeting
     from fuse_trt.engine.faces.samples import resolve_image_path
     from fuse_trt.engine.files import check_output_directory, check_output_file
@@ -100,7 +101,8 @@ def fuse(ctx: click.Context, source: str, target: str, output: Path, target_face
     config = fusion_config(ctx, **options)
     batch = is_batch_target(target)
     (check_output_directory if batch else check_output_file)(output)
-    target_image = None if batch else read_image(resolve_image_path(target))
+    with native_messages_logged():
+        target_image = None if batch else read_image(resolve_image_path(target))
     if output.is_dir() and not batch:
         raise FuseTrtError(f"{output}: is a directory; give an output file name such as out.png")
     with FaceFusion(config) as fusion:
@@ -109,7 +111,8 @@ def fuse(ctx: click.Context, source: str, target: str, output: Path, target_face
             run_batch(fusion, target, output)
             return
         fused = fusion.fuse(target_image.rgb)
-    write_image(output, fused, target_image.alpha)
+    with native_messages_logged():
+        write_image(output, fused, target_image.alpha)
     click.echo(f"wrote {output}")
 
 

@@ -57,10 +57,14 @@ class BatchSummary:
 
 
 def fuse_one(fusion: FaceFusion, target: Path, out_dir: Path) -> Path:
+    from fuse_trt.commands.native_logs import native_messages_logged
     from fuse_trt.engine.images import read_image, write_image
 
-    image = read_image(target)
-    return write_image(out_dir / target.name, fusion.fuse(image.rgb), image.alpha)
+    with native_messages_logged():
+        image = read_image(target)
+    fused = fusion.fuse(image.rgb)
+    with native_messages_logged():
+        return write_image(out_dir / target.name, fused, image.alpha)
 
 
 def fuse_many(fusion: FaceFusion, targets: list[Path], out_dir: Path,

@@ -42,10 +42,12 @@ def apply_targeting(fusion: FaceFusion, source: str | None, target_face: str | N
     """Set the source, a target face or a mapping on ``fusion`` from the CLI's values."""
     from fuse_trt.engine.errors import FuseTrtError
     from fuse_trt.engine.faces.samples import resolve_image_path
+    from fuse_trt.commands.native_logs import native_messages_logged
     from fuse_trt.engine.images import read_image
 
     def load(spec: str):
-        return read_image(resolve_image_path(spec)).rgb
+        with native_messages_logged():
+            return read_image(resolve_image_path(spec)).rgb
 
     if mapping and target_face:
         raise FuseTrtError("give --target-face or --map, not both")
