@@ -112,10 +112,14 @@ class FaceFusion:
         return self._backend
 
     def close(self) -> None:
+        """Close the backend and return the memory it freed to the OS (fuse_trt/heap.py)."""
+        from fuse_trt.heap import trim_heap
+
         with self._lock:
             if self._backend is not None:
                 self._backend.close()
                 self._backend = None
+                trim_heap()
 
     def __enter__(self) -> FaceFusion:
         return self.prepare()
