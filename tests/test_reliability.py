@@ -239,6 +239,23 @@ def test_libpng_warnings_stay_off_stderr(tmp_path, capfd):
     assert "libpng" not in capfd.readouterr().err + err
 
 
+@pytest.mark.slow
+def test_two_builds_from_the_same_weights_write_the_same_bundle(tmp_path):
+    """`fuse-trt build` of the shipped weights twice, in processes with different hash seeds:
+    the same model.onnx and manifest bytes, so artifact hashes and plan caches stay valid.
+    (--weights takes only the shipped architecture, so the smallest tier keeps it short.)"""
+    files = []
+    for seed in ("1", "2"):
+        output = tmp_path / f"bundle-{seed}"
+        done = subprocess.run([sys.executable, "-m", "fuse_trt.cli", "build", "--tiers", "64",
+                               "-o", str(output)], capture_output=True, text=True,
+                              env={**os.environ, "PYTHONHASHSEED": seed})
+        assert done.returncode == 0, done.stderr
+        files.append({path.name: path.read_bytes() for path in sorted(output.iterdir())})
+    assert "model.onnx" in files[0] and "manifest.json" in files[0]
+    assert files[0] == files[1]
+
+
 def test_export_gives_the_same_bytes_in_every_process(tmp_path):
     script = ("import sys; from pathlib import Path; from tests.conftest import perturbed_unet; "
               "from fuse_trt.build_engine.export import export_onnx; "
