@@ -240,12 +240,12 @@ def info(bundle: Path | None, as_json: bool, verify: bool) -> None:
     from fuse_trt.info import describe, describe_json
     from fuse_trt.models import default_bundle_dir
 
-    click.echo(json.dumps(describe_json(bundle), indent=2) if as_json else describe(bundle))
     loaded = Bundle.load(bundle or default_bundle_dir())
-    problems = loaded.verify() if verify else []
+    problems = loaded.verify() if verify else []  # first: describing reads the ONNX
     if problems:
         raise BundleError(f"{loaded.directory}: {len(problems)} artifact(s) fail verification: "
                           + "; ".join(problems))
+    click.echo(json.dumps(describe_json(bundle), indent=2) if as_json else describe(bundle))
     if verify and not as_json:
         click.echo(f"verified: {len(loaded.manifest.artifacts)} artifacts match their sha256")
 

@@ -6,7 +6,6 @@ import logging
 import os
 import subprocess
 import sys
-from collections import namedtuple
 from pathlib import Path
 
 import cv2
@@ -14,10 +13,9 @@ import numpy as np
 import pytest
 
 from fuse_trt.engine.images import read_image
-from tests.support.bad_inputs import (run_in_process, small_disk, truncate_after_frames, unmount,
-                                      write_face_video, write_orientation_6)
-
-Usage = namedtuple("Usage", "total used free")
+from tests.support.bad_inputs import full_disk as full_disk_at
+from tests.support.bad_inputs import (run_in_process, truncate_after_frames, write_face_video,
+                                      write_orientation_6)
 
 
 @pytest.fixture(scope="module")
@@ -27,21 +25,11 @@ def face_video(tmp_path_factory):
 
 # 1 -- a stream on a full disk -------------------------------------------------------------
 @pytest.fixture
-def full_disk(tmp_path, monkeypatch):
+def full_disk(tmp_path):
     """A 150 KiB disk: a real tmpfs where this process may mount one, else the sink's view of
     free space shrinks by what is written into the directory."""
-    disk = tmp_path / "small"
-    if small_disk(disk):
-        yield disk, True
-        unmount(disk)
-        return
-    import fuse_trt.stream.sinks as sinks
-
-    def usage(path):
-        used = sum(p.stat().st_size for p in disk.iterdir())
-        return Usage(150 << 10, used, max(0, (150 << 10) - used))
-    monkeypatch.setattr(sinks.shutil, "disk_usage", usage)
-    yield disk, False
+    with full_disk_at(tmp_path / "small") as disk_and_real:
+        yield disk_and_real
 
 
 @pytest.mark.parametrize("suffix", [".mp4", ".avi"])

@@ -6,7 +6,10 @@ A case's argv may name prepared things in braces: ``{text}`` a text file called 
 this process can mount one, else mode 0555, which binds everyone but root), ``{video}`` a
 40-frame MJPG .avi with a face, ``{truncated}`` the same file cut to its first 26 frames'
 bytes, ``{bundle}`` a copy of the shipped bundle, ``{damaged}`` a copy whose model.onnx has
-changed, ``{o6}`` a JPEG stored sideways with EXIF orientation 6, ``{out}`` a fresh directory.
+changed, ``{out}`` a fresh directory; target files: ``{empty}`` an empty .png, ``{cut}`` the
+first 400 bytes of a JPEG, ``{head}`` the first 60 bytes of a PNG, ``{huge}`` and ``{bomb}`` PNG
+headers claiming 9000x9000 and 20000x20000 pixels over 8x8 of data, ``{wall}`` a grey photo with
+no face. Point "-" marks bad input the issue found already handled.
 """
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ import os
 import shutil
 import subprocess
 import tempfile
+import zlib
+from collections import namedtuple
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +28,7 @@ import cv2
 import numpy as np
 
 USAGE, RUNTIME = 2, 1
+DiskUsage = namedtuple("DiskUsage", "total used free")
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,10 @@ class Case:
     argv: tuple[str, ...]
     code: int  # expected exit status
     message: str  # expected in the one stderr line
+
+
+def _fuse(target: str, *options: str) -> tuple[str, ...]:
+    return ("fuse", "sample:grace_hopper", target, *options)
 
 
 CASES = (
@@ -60,7 +70,7 @@ CASES = (
     Case("build over a bundle", "6", ("build", "--tiers", "512", "-o", "{bundle}"), RUNTIME,
          "pass --force to replace all of it"),
     Case("info on a damaged bundle", "6", ("info", "{damaged}"), RUNTIME,
-         "model.onnx: sha256"),
+         "1 artifact(s) fail verification: model.onnx: sha256"),
     Case("--bundle FILE", "8", ("fuse", "sample:grace_hopper", "sample:astronaut", "-o",
                                  "{out}/f.png", "--bundle", "{png}"), RUNTIME, "is a file"),
     Case("bench tensorrt absent", "8", ("bench", "--backends", "tensorrt", "--quiet"), RUNTIME,
@@ -84,6 +94,29 @@ CASES = (
     Case("stream --json missing dir", "9", ("stream", "--source", "sample:grace_hopper", "{video}",
                                              "-o", "-", "--json", "{out}/missing/s.json"), RUNTIME,
          "does not exist"),
+    Case("fuse -o missing dir", "9", _fuse("sample:astronaut", "-o", "{out}/missing/f.png"),
+         RUNTIME, "does not exist"),
+    Case("build --tiers big", "3", ("build", "-o", "{out}/b", "--tiers", "big"), USAGE,
+         "expected comma-separated short edges such as 512,768,1024"),
+    Case("info on a missing bundle", "-", ("info", "{out}/nothing"), RUNTIME,
+         "bundle directory not found"),
+    *(Case(f"target {name}", "-", _fuse(target, "-o", "{out}/f.png"), RUNTIME, message)
+      for name, target, message in (
+          ("missing", "{out}/nope.png", "file not found"), ("empty", "{empty}", "file is empty"),
+          ("truncated JPEG", "{cut}", "truncated"), ("text", "{text}", "not a readable image"),
+          ("PNG header only", "{head}", "truncated"), ("9000x9000", "{huge}", "9000x9000 is over"),
+          ("20000x20000 header", "{bomb}", "pixel cap"),
+          ("without a face", "{wall}", "no face found in the target image"))),
+    Case("source without a face", "-", ("fuse", "{wall}", "sample:astronaut", "-o", "{out}/f.png"),
+         RUNTIME, "no face found in the source image"),
+    Case("fuse -o unknown type", "-", _fuse("sample:astronaut", "-o", "{out}/f.xyz"), RUNTIME,
+         "cannot write images of type '.xyz'"),
+    Case("unknown sample", "-", _fuse("sample:nobody", "-o", "{out}/f.png"), RUNTIME,
+         "unknown sample 'nobody'"),
+    Case("unknown backend", "-", _fuse("sample:astronaut", "-o", "{out}/f.png", "--backend", "tpu"),
+         USAGE, "'tpu' is not one of"),
+    Case("face index past the faces", "-", _fuse("sample:astronaut", "-o", "{out}/f.png", "--face",
+                                                 "3"), RUNTIME, "face index 3 requested"),
 )
 
 
@@ -116,6 +149,34 @@ def small_disk(directory: Path, size: str = "150k") -> bool:
     """Mount a tmpfs of ``size`` at ``directory``; False when this process cannot."""
     directory.mkdir()
     return _can_mount() and _mount_tmpfs(directory, f"size={size}")
+
+
+@contextlib.contextmanager
+def full_disk(disk: Path, size_bytes: int = 150 << 10):
+    """(directory, real): a real tmpfs of ``size_bytes`` where this process may mount one, else
+    a directory whose free space, as the stream sink sees it (shutil.disk_usage), shrinks by
+    what is written into it."""
+    if small_disk(disk, f"{size_bytes >> 10}k"):
+        try:
+            yield disk, True
+        finally:
+            unmount(disk)
+        return
+    from unittest import mock
+
+    def usage(path):
+        used = sum(p.stat().st_size for p in disk.iterdir())
+        return DiskUsage(size_bytes, used, max(0, size_bytes - used))
+    with mock.patch("fuse_trt.stream.sinks.shutil.disk_usage", usage):
+        yield disk, False
+
+
+def _png_claiming(side: int) -> bytes:
+    """An 8x8 PNG whose header says side x side (decoding it would fail)."""
+    png = bytearray(cv2.imencode(".png", np.zeros((8, 8), np.uint8))[1].tobytes())
+    png[16:24] = side.to_bytes(4, "big") * 2
+    png[29:33] = zlib.crc32(bytes(png[12:29])).to_bytes(4, "big")
+    return bytes(png)
 
 
 def write_face_video(path: Path, frames: int = 40) -> Path:
@@ -177,6 +238,16 @@ def prepare(root: Path) -> Prepared:
     values["damaged"] = Path(shutil.copytree(default_bundle_dir(), root / "damaged"))
     with open(values["damaged"] / "model.onnx", "ab") as onnx_file:
         onnx_file.write(b"\0")
+    files = {"empty": b"", "head": cv2.imencode(".png", np.zeros((64, 64, 3), np.uint8))[1][:60],
+             "huge": _png_claiming(9000), "bomb": _png_claiming(20000),
+             "wall": cv2.imencode(".png", np.full((300, 300, 3), 128, np.uint8))[1]}
+    for name, data in files.items():
+        values[name] = root / f"{name}.png"
+        values[name].write_bytes(bytes(data))
+    from fuse_trt.engine.faces import sample_path
+
+    values["cut"] = root / "cut.jpg"
+    values["cut"].write_bytes(sample_path("astronaut").read_bytes()[:400])
     return Prepared(values, mounts)
 
 
