@@ -17,8 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.bad_inputs import (CASES, argv_for, full_disk, prepared_inputs,  # noqa: E402
-                                      run_in_process, write_orientation_6)
+from tests.support.bad_inputs import (CASES, argv_for, damaged_before_close,  # noqa: E402
+                                      full_disk, prepared_inputs, run_in_process,
+                                      write_orientation_6)
 
 
 def _last_line(err: str) -> str:
@@ -55,20 +56,10 @@ def full_disk_stream(prepared, scratch: Path, suffix: str) -> tuple[int, str]:
 
 
 def damaged_video(prepared, scratch: Path) -> tuple[int, str]:
-    import cv2
-    import numpy as np
-
     from fuse_trt.engine.errors import FuseTrtError
-    from fuse_trt.stream.sinks import VideoSink
 
-    sink = VideoSink(scratch / "damaged.avi", 10.0)
-    for value in (40, 120, 200):
-        sink.write(np.full((48, 64, 3), value, np.uint8))
-    sink._writer.release()  # finished, then damaged as a full disk would leave it
-    sink.temp_path.write_bytes(sink.temp_path.read_bytes()[:300])
-    sink._writer = cv2.VideoWriter()
     try:
-        sink.close()
+        damaged_before_close(scratch / "damaged.avi").close()
     except FuseTrtError as error:
         return 1, f"error: {error}".replace(str(scratch), "{out}")
     return 0, "closed without an error"

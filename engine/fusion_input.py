@@ -94,7 +94,7 @@ def classical_inputs(warped: np.ndarray, target: np.ndarray, landmarks: np.ndarr
     else:
         blended = alpha_blend(colour_transfer_lab(warped, target, mask), target, mask)
     return ClassicalInputs(composite=blended, mask=mask, context=context, hole=hole,
-                           support=np.clip(support, 0.0, 1.0))
+                           support=np.clip(support, 0.0, 1.0, out=support))
 
 
 def prepare_face(frame: np.ndarray, face: Face, source: np.ndarray, source_landmarks: np.ndarray,

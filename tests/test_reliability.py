@@ -14,8 +14,8 @@ import pytest
 
 from fuse_trt.engine.images import read_image
 from tests.support.bad_inputs import full_disk as full_disk_at
-from tests.support.bad_inputs import (run_in_process, truncate_after_frames, write_face_video,
-                                      write_orientation_6)
+from tests.support.bad_inputs import (damaged_before_close, run_in_process, truncate_after_frames,
+                                      write_face_video, write_orientation_6)
 
 
 @pytest.fixture(scope="module")
@@ -53,14 +53,8 @@ def test_stream_on_a_full_disk_fails_and_keeps_the_old_output(face_video, full_d
 
 def test_a_video_that_does_not_read_back_is_not_put_in_place(tmp_path):
     from fuse_trt.engine.errors import FuseTrtError
-    from fuse_trt.stream.sinks import VideoSink
 
-    sink = VideoSink(tmp_path / "out.avi", 10.0)
-    for value in (40, 120, 200):
-        sink.write(np.full((48, 64, 3), value, np.uint8))
-    sink._writer.release()  # finished, then damaged as a full disk would leave it
-    sink.temp_path.write_bytes(sink.temp_path.read_bytes()[:300])
-    sink._writer = cv2.VideoWriter()
+    sink = damaged_before_close(tmp_path / "out.avi")
     with pytest.raises(FuseTrtError, match="holds 0 readable frames of 3 written"):
         sink.close()
     assert list(tmp_path.iterdir()) == []

@@ -171,6 +171,20 @@ def full_disk(disk: Path, size_bytes: int = 150 << 10):
         yield disk, False
 
 
+def damaged_before_close(path: Path):
+    """A VideoSink for ``path`` with 3 frames written and its temp file finished, then cut
+    short as a full disk would leave it; its close() is what is left to run."""
+    from fuse_trt.stream.sinks import VideoSink
+
+    sink = VideoSink(path, 10.0)
+    for value in (40, 120, 200):
+        sink.write(np.full((48, 64, 3), value, np.uint8))
+    sink._writer.release()
+    sink.temp_path.write_bytes(sink.temp_path.read_bytes()[:300])
+    sink._writer = cv2.VideoWriter()
+    return sink
+
+
 def _png_claiming(side: int) -> bytes:
     """An 8x8 PNG whose header says side x side (decoding it would fail)."""
     png = bytearray(cv2.imencode(".png", np.zeros((8, 8), np.uint8))[1].tobytes())
