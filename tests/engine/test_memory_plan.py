@@ -7,8 +7,8 @@ from onnx import TensorProto, helper
 from fuse_trt.engine.activations import ActivationEstimator
 from fuse_trt.engine.bundle import Bundle
 from fuse_trt.engine.errors import FuseTrtError, MemoryBudgetError
-from fuse_trt.engine.memory_plan import (DEFAULT_VRAM_BUDGET, MIB, batches_for_budget,
-                                         memory_plan, parse_bytes)
+from fuse_trt.engine.memory_plan import (DEFAULT_PINNED_BUDGET, DEFAULT_VRAM_BUDGET, MIB,
+                                         batches_for_budget, memory_plan, parse_bytes)
 from fuse_trt.engine.spec import ModelSpec, TensorSpec
 from fuse_trt.engine.tiers import TierTable
 from fuse_trt.models import default_bundle_dir
@@ -127,13 +127,29 @@ def test_the_default_peak_is_the_decoder_level_without_its_concatenation(estimat
     assert peak.node == "/decoders.3/decoders.3.0/Conv.part0" and peak.tensors == 5
 
 
-def test_the_default_budget_gives_4_3_1(estimator):
+def test_the_device_budget_alone_gives_4_3_1(estimator):
     sized = batches_for_budget(estimator, TierTable.from_short_edges(), "fp16",
                                DEFAULT_VRAM_BUDGET, 4)
     assert [tier.max_batch for tier in sized] == [4, 3, 1]
     # why: three 768 images fit, a fourth does not, nor a second 1024 image
     assert _by_hand(estimator, 768, 3) <= DEFAULT_VRAM_BUDGET < _by_hand(estimator, 768, 4)
     assert _by_hand(estimator, 1024, 2) > DEFAULT_VRAM_BUDGET
+
+
+def test_the_pinned_budget_keeps_the_768_tier_at_two_images(estimator):
+    sized = batches_for_budget(estimator, TierTable.from_short_edges(), "fp16",
+                               DEFAULT_VRAM_BUDGET, 4, DEFAULT_PINNED_BUDGET)
+    assert [tier.max_batch for tier in sized] == [4, 2, 1]
+    # a third 768 image's I/O (33.75 MiB) is over 32 MiB; four 512 images' (20 MiB) are not
+    io_768x3 = IO_PLANES * 768 * 768 * FP16 * 3
+    assert IO_PLANES * 512 * 512 * FP16 * 4 <= DEFAULT_PINNED_BUDGET < io_768x3 == 33.75 * MIB
+
+
+def test_a_pinned_budget_below_one_image_of_a_tier_is_refused(estimator):
+    with pytest.raises(MemoryBudgetError, match="pinned host budget of 16 MiB .* tier 1024 "
+                                                r"\(20\.0 MiB\).*--pinned-budget"):
+        batches_for_budget(estimator, TierTable.from_short_edges(), "fp16",
+                           DEFAULT_VRAM_BUDGET, 4, 16 * MIB)
 
 
 def test_a_budget_below_one_image_of_a_tier_is_refused(estimator):
@@ -146,19 +162,20 @@ def test_a_budget_below_one_image_of_a_tier_is_refused(estimator):
 
 def test_the_default_bundle_fits_its_budget_and_the_targets(default_bundle, estimator):
     request = default_bundle.manifest.memory["request"]
-    assert request == {"budget_bytes": DEFAULT_VRAM_BUDGET, "max_batch": 4, "precision": "fp16"}
+    assert request == {"budget_bytes": DEFAULT_VRAM_BUDGET, "max_batch": 4, "precision": "fp16",
+                       "pinned_budget_bytes": DEFAULT_PINNED_BUDGET}
+    assert DEFAULT_PINNED_BUDGET == 32 * MIB  # issue 12's target
     plan = memory_plan(estimator, default_bundle.tiers, "fp16", request["budget_bytes"])
     assert plan.fits() and plan.device_total_bytes <= 300 * MIB  # issue 12's target
-    # the 768 tier's three images set both shared areas
-    assert plan.device_total_bytes == _by_hand(estimator, 768, 3)
-    # Issue 12's target was <= 32 MiB of pinned host I/O; the third 768 image needs 33.75 MiB
-    # (host memory on a discrete GPU, none extra on a Jetson).
-    assert plan.pinned_host_bytes() == IO_PLANES * 768 * 768 * FP16 * 3 == 33.75 * MIB
+    # the 768 tier's two images set both shared areas
+    assert plan.device_total_bytes == _by_hand(estimator, 768, 2)
+    # issue 12's target: <= 32 MiB of pinned host I/O (on a discrete GPU; none extra on a Jetson)
+    assert plan.pinned_host_bytes() == IO_PLANES * 768 * 768 * FP16 * 2 == 22.5 * MIB
     assert plan.pinned_host_bytes(integrated=True) == 0
     assert plan.io_dtype == "float16"
     # the manifest's tiers are what the budget gives, and its recorded plan is this one
     assert default_bundle.tiers == batches_for_budget(
         estimator, replace(default_bundle.tiers, tiers=tuple(
             replace(t, max_batch=4) for t in default_bundle.tiers)), "fp16",
-        DEFAULT_VRAM_BUDGET, 4)
+        DEFAULT_VRAM_BUDGET, 4, DEFAULT_PINNED_BUDGET)
     assert default_bundle.manifest.memory["plan"] == plan.to_json()
