@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from fuse_trt.engine.progress import phase
 from fuse_trt.engine.bundle import Bundle, Manifest
 from fuse_trt.engine.choices import DEFAULT_PRECISION, ArtifactKind, BackendName, Precision
-from fuse_trt.engine.memory_plan import DEFAULT_VRAM_BUDGET
+from fuse_trt.engine.memory_plan import DEFAULT_PINNED_BUDGET, DEFAULT_VRAM_BUDGET
 from fuse_trt.engine.spec import FUSION_SPEC, IDENTITY_FUSION_SPEC, ModelSpec
 from fuse_trt.engine.tiers import TierTable
 from fuse_trt.engine.errors import FuseTrtError, ModelContractError
@@ -41,6 +41,7 @@ class BuildConfig:
     region: str = "face"  # what the UNet is sent: face regions or whole frames (tier shapes)
     max_batch: int = 4  # the most any tier may take; the budget may choose fewer per tier
     vram_budget_bytes: int = DEFAULT_VRAM_BUDGET  # device memory the tiers' batches must fit
+    pinned_budget_bytes: int = DEFAULT_PINNED_BUDGET  # page-locked host I/O (discrete GPUs)
     opset: int = 17
     unet_config: UNetConfig | None = None  # None: the default model's
     weights: Path | None = None  # safetensors; None: source_bundle's weights
@@ -80,7 +81,8 @@ def requested_tiers(config: BuildConfig, stride: int) -> TierTable:
 def memory_request(config: BuildConfig) -> dict:
     from fuse_trt.engine.memory_plan import BUDGET_PRECISION
 
-    return {"budget_bytes": config.vram_budget_bytes, "max_batch": config.max_batch,
+    return {"budget_bytes": config.vram_budget_bytes,
+            "pinned_budget_bytes": config.pinned_budget_bytes, "max_batch": config.max_batch,
             "precision": BUDGET_PRECISION}
 
 
@@ -91,7 +93,8 @@ def sized_for_budget(bundle: Bundle, onnx_path: Path, config: BuildConfig) -> Bu
 
     estimator = ActivationEstimator.from_path(onnx_path, bundle.spec)
     tiers = batches_for_budget(estimator, bundle.tiers, BUDGET_PRECISION,
-                               config.vram_budget_bytes, config.max_batch)
+                               config.vram_budget_bytes, config.max_batch,
+                               config.pinned_budget_bytes)
     plan = memory_plan(estimator, tiers, BUDGET_PRECISION, config.vram_budget_bytes)
     log.info("tier batches for a %d MiB budget: %s (predicted %.0f MiB)",
              config.vram_budget_bytes >> 20, [t.max_batch for t in tiers],

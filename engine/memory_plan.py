@@ -16,8 +16,9 @@ context with TensorRT's and cuDNN's kernels ~0.9 GiB, the capture and detector p
 (1080p NV12 buffers, YuNet, encoder) ~0.5 GiB and the Python process with OpenCV and frame
 copies ~0.4 GiB, which leaves ~1 GiB; a 300 MiB engine keeps more than two thirds of that
 free for bursts and a second model. (Typical figures from JetPack 6 deployments, not
-measured here.) For today's default UNet it gives batches 4 / 2 / 1 and a predicted
-251 MiB; one 1024x1024 image needs 224 MiB.
+measured here.) A second cap, 32 MiB by default, bounds the page-locked host I/O of a
+discrete GPU. For today's default UNet they give batches 4 / 2 / 1 (a third 768 image would
+need 33.75 MiB pinned); one 1024x1024 image needs 160 MiB.
 """
 from __future__ import annotations
 
@@ -34,6 +35,9 @@ from fuse_trt.engine.tiers import Shape2D, TierSpec, TierTable
 
 MIB = 1 << 20
 DEFAULT_VRAM_BUDGET = 300 * MIB
+# Page-locked host I/O a discrete GPU holds beside the device copy (a Jetson maps the one copy):
+# pinned pages can't be swapped or reclaimed, so they are capped apart from the device budget.
+DEFAULT_PINNED_BUDGET = 32 * MIB
 BUDGET_PRECISION = "fp16"  # batches are sized for the FP16 TensorRT plan edge GPUs run
 ACTIVATION_BYTES = {"fp32": 4, "fp16": 2, "int8": 2}  # INT8 plans keep FP16 fallbacks: an upper bound
 IO_DTYPES = {"fp32": "float32", "fp16": "float16", "int8": "float32"}
@@ -141,11 +145,13 @@ def memory_plan(estimator: ActivationEstimator, tiers: TierTable, precision: str
 
 
 def batches_for_budget(estimator: ActivationEstimator, tiers: TierTable, precision: str,
-                       budget_bytes: int, max_batch: int) -> TierTable:
-    """``tiers`` with each max batch as large as the budget allows, up to ``max_batch``.
+                       budget_bytes: int, max_batch: int,
+                       pinned_budget_bytes: int | None = None) -> TierTable:
+    """``tiers`` with each max batch as large as the budgets allow, up to ``max_batch``.
 
     Every tier starts at batch 1 (which must fit); then, smallest tier first and round after
-    round, a tier's batch grows by one while the device total stays within the budget.
+    round, a tier's batch grows by one while the device total stays within ``budget_bytes``
+    and the shared I/O (pinned on a discrete GPU) within ``pinned_budget_bytes``.
     """
     weights = estimator.weights_bytes(ACTIVATION_BYTES[precision])
     cache: dict[tuple[str, int], TierMemory] = {}
@@ -155,9 +161,11 @@ def batches_for_budget(estimator: ActivationEstimator, tiers: TierTable, precisi
             cache[name, batch] = tier_memory(estimator, tiers.by_name(name), precision, batch)
         return cache[name, batch]
 
-    def total(batches: dict[str, int]) -> int:
+    def fits(batches: dict[str, int]) -> bool:
         chosen = tuple(cost(name, batch) for name, batch in batches.items())
-        return MemoryPlan(precision, IO_DTYPES[precision], weights, chosen).device_total_bytes
+        plan = MemoryPlan(precision, IO_DTYPES[precision], weights, chosen)
+        return plan.device_total_bytes <= budget_bytes and (
+            pinned_budget_bytes is None or plan.shared_io_bytes <= pinned_budget_bytes)
 
     batches = dict.fromkeys(tiers.names(), 1)
     for name in batches:
@@ -167,12 +175,17 @@ def batches_for_budget(estimator: ActivationEstimator, tiers: TierTable, precisi
                 f"a device-memory budget of {budget_bytes / MIB:.0f} MiB cannot hold one image "
                 f"of tier {name} at {tiers.by_name(name).max_shape} ({precision}: "
                 f"{alone / MIB:.0f} MiB); raise --vram-budget or drop the tier")
+        if pinned_budget_bytes is not None and cost(name, 1).io_bytes > pinned_budget_bytes:
+            raise MemoryBudgetError(
+                f"a pinned host budget of {pinned_budget_bytes / MIB:.0f} MiB cannot hold the "
+                f"I/O of one image of tier {name} ({cost(name, 1).io_bytes / MIB:.1f} MiB); "
+                f"raise --pinned-budget or drop the tier")
     grown = True
     while grown:
         grown = False
         for name in batches:
             trial = {**batches, name: batches[name] + 1}
-            if trial[name] <= max_batch and total(trial) <= budget_bytes:
+            if trial[name] <= max_batch and fits(trial):
                 batches, grown = trial, True
     return TierTable(tiers=tuple(replace(tier, max_batch=batches[tier.name]) for tier in tiers),
                      stride=tiers.stride, region=tiers.region)

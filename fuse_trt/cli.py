@@ -166,6 +166,9 @@ tensorrt_build_options = option_group("tensorrt", _TENSORRT_OPTIONS, tensorrt_co
               help="Device memory the engine may hold (weights + scratch + I/O); each tier's "
               "max batch is the largest that fits. The default suits a 4 GB Jetson running a "
               "camera pipeline (see engine/memory_plan.py).")
+@click.option("--pinned-budget", default="32MiB", show_default=True, callback=_budget,
+              help="Page-locked host memory for the I/O buffers a discrete GPU copies through "
+              "(a Jetson maps them into the device: no extra); caps each tier's batch too.")
 @click.option("--opset", type=click.IntRange(13, 23), default=17, show_default=True,
               help="ONNX opset (17 parses on TensorRT 8.6 / JetPack 6.0).")
 @click.option("--weights", type=click.Path(path_type=Path, dir_okay=False), default=None,
@@ -181,7 +184,8 @@ tensorrt_build_options = option_group("tensorrt", _TENSORRT_OPTIONS, tensorrt_co
 @int8_build_options
 @tensorrt_build_options
 def build(output: Path, backend: str, precision: str, tier_edges: str, region: str,
-          max_batch: int, vram_budget: int, opset: int, weights: Path | None,
+          max_batch: int, vram_budget: int, pinned_budget: int, opset: int,
+          weights: Path | None,
           onnx_model: Path | None, stride: int, force: bool, int8, tensorrt) -> None:
     """Export the fusion UNet to ONNX and build the artifacts for a backend and precision."""
     from fuse_trt.build_engine.bundle_builder import BuildConfig
@@ -204,7 +208,8 @@ def build(output: Path, backend: str, precision: str, tier_edges: str, region: s
         check_onnx_file(onnx_model)
     config = BuildConfig(
         backend=backend, precision=precision, tier_short_edges=edges,
-        region=region, max_batch=max_batch, vram_budget_bytes=vram_budget, opset=opset,
+        region=region, max_batch=max_batch, vram_budget_bytes=vram_budget,
+        pinned_budget_bytes=pinned_budget, opset=opset,
         weights=weights, onnx=onnx_model, stride=stride, source_bundle=default_bundle_dir(),
         replace_existing=force, int8=int8, tensorrt=tensorrt, range_samples=PhotoRangeSamples())
     bundle = build_bundle(output, config)

@@ -7,8 +7,8 @@ from onnx import TensorProto, helper
 from fuse_trt.engine.activations import ActivationEstimator
 from fuse_trt.engine.bundle import Bundle
 from fuse_trt.engine.errors import FuseTrtError, MemoryBudgetError
-from fuse_trt.engine.memory_plan import (DEFAULT_VRAM_BUDGET, MIB, batches_for_budget,
-                                         memory_plan, parse_bytes)
+from fuse_trt.engine.memory_plan import (DEFAULT_PINNED_BUDGET, DEFAULT_VRAM_BUDGET, MIB,
+                                         batches_for_budget, memory_plan, parse_bytes)
 from fuse_trt.engine.spec import ModelSpec, TensorSpec
 from fuse_trt.engine.tiers import TierTable
 from fuse_trt.models import default_bundle_dir
@@ -104,27 +104,78 @@ def test_the_budget_picks_the_largest_batches_that_fit(estimator, budget_mib):
             assert _total(estimator, grown, budget) > budget
 
 
-def test_the_default_budget_gives_4_2_1(estimator):
+# The default UNet's figures by hand. Its peak is the first (full-resolution) decoder level's
+# first half-convolution: export splits the convolution over [upsample, skip] into two summed
+# (build_engine/graph_rewrite.py), so the 48-channel concatenation never exists. Alive then,
+# in full-resolution channel planes per image: the 16-channel skip, the 32-channel upsample,
+# the 16-channel partial sum, and the colour head's corrected composite (3) and seam weight (1)
+# that the output still reads.
+PEAK_PLANES = 16 + 32 + 16 + 3 + 1
+IO_PLANES = 3 + 1 + 3 + 3  # composite, mask, context in; fused out
+FP16 = 2
+
+
+def _by_hand(estimator, edge: int, batch: int) -> int:
+    """Device total of one tier alone at (batch, edge, edge), FP16."""
+    return estimator.weights_bytes(FP16) + (PEAK_PLANES + IO_PLANES) * edge * edge * FP16 * batch
+
+
+@pytest.mark.parametrize("edge", [512, 768, 1024])
+def test_the_default_peak_is_the_decoder_level_without_its_concatenation(estimator, edge):
+    peak = estimator.peak(1, edge, edge, FP16)
+    assert peak.bytes == PEAK_PLANES * edge * edge * FP16
+    assert peak.node == "/decoders.3/decoders.3.0/Conv.part0" and peak.tensors == 5
+
+
+def test_the_device_budget_alone_gives_4_3_1(estimator):
     sized = batches_for_budget(estimator, TierTable.from_short_edges(), "fp16",
                                DEFAULT_VRAM_BUDGET, 4)
+    assert [tier.max_batch for tier in sized] == [4, 3, 1]
+    # why: three 768 images fit, a fourth does not, nor a second 1024 image
+    assert _by_hand(estimator, 768, 3) <= DEFAULT_VRAM_BUDGET < _by_hand(estimator, 768, 4)
+    assert _by_hand(estimator, 1024, 2) > DEFAULT_VRAM_BUDGET
+
+
+def test_the_pinned_budget_keeps_the_768_tier_at_two_images(estimator):
+    sized = batches_for_budget(estimator, TierTable.from_short_edges(), "fp16",
+                               DEFAULT_VRAM_BUDGET, 4, DEFAULT_PINNED_BUDGET)
     assert [tier.max_batch for tier in sized] == [4, 2, 1]
+    # a third 768 image's I/O (33.75 MiB) is over 32 MiB; four 512 images' (20 MiB) are not
+    io_768x3 = IO_PLANES * 768 * 768 * FP16 * 3
+    assert IO_PLANES * 512 * 512 * FP16 * 4 <= DEFAULT_PINNED_BUDGET < io_768x3 == 33.75 * MIB
+
+
+def test_a_pinned_budget_below_one_image_of_a_tier_is_refused(estimator):
+    with pytest.raises(MemoryBudgetError, match="pinned host budget of 16 MiB .* tier 1024 "
+                                                r"\(20\.0 MiB\).*--pinned-budget"):
+        batches_for_budget(estimator, TierTable.from_short_edges(), "fp16",
+                           DEFAULT_VRAM_BUDGET, 4, 16 * MIB)
 
 
 def test_a_budget_below_one_image_of_a_tier_is_refused(estimator):
-    with pytest.raises(MemoryBudgetError, match="cannot hold one image of tier 1024"):
-        batches_for_budget(estimator, TierTable.from_short_edges(), "fp16", 200 * MIB, 4)
+    one_1024 = _by_hand(estimator, 1024, 1)  # 160 MiB
+    with pytest.raises(MemoryBudgetError, match=f"cannot hold one image of tier 1024 .* "
+                                                f"{one_1024 / MIB:.0f} MiB"):
+        batches_for_budget(estimator, TierTable.from_short_edges(), "fp16", 150 * MIB, 4)
+    assert _by_hand(estimator, 768, 1) < 150 * MIB < one_1024
 
 
 def test_the_default_bundle_fits_its_budget_and_the_targets(default_bundle, estimator):
     request = default_bundle.manifest.memory["request"]
-    assert request == {"budget_bytes": DEFAULT_VRAM_BUDGET, "max_batch": 4, "precision": "fp16"}
+    assert request == {"budget_bytes": DEFAULT_VRAM_BUDGET, "max_batch": 4, "precision": "fp16",
+                       "pinned_budget_bytes": DEFAULT_PINNED_BUDGET}
+    assert DEFAULT_PINNED_BUDGET == 32 * MIB  # issue 12's target
     plan = memory_plan(estimator, default_bundle.tiers, "fp16", request["budget_bytes"])
     assert plan.fits() and plan.device_total_bytes <= 300 * MIB  # issue 12's target
-    assert plan.pinned_host_bytes() <= 32 * MIB and plan.pinned_host_bytes(integrated=True) == 0
+    # the 768 tier's two images set both shared areas
+    assert plan.device_total_bytes == _by_hand(estimator, 768, 2)
+    # issue 12's target: <= 32 MiB of pinned host I/O (on a discrete GPU; none extra on a Jetson)
+    assert plan.pinned_host_bytes() == IO_PLANES * 768 * 768 * FP16 * 2 == 22.5 * MIB
+    assert plan.pinned_host_bytes(integrated=True) == 0
     assert plan.io_dtype == "float16"
     # the manifest's tiers are what the budget gives, and its recorded plan is this one
     assert default_bundle.tiers == batches_for_budget(
         estimator, replace(default_bundle.tiers, tiers=tuple(
             replace(t, max_batch=4) for t in default_bundle.tiers)), "fp16",
-        DEFAULT_VRAM_BUDGET, 4)
+        DEFAULT_VRAM_BUDGET, 4, DEFAULT_PINNED_BUDGET)
     assert default_bundle.manifest.memory["plan"] == plan.to_json()
