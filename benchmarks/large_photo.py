@@ -49,7 +49,9 @@ SIDE = 8000
 SCALES = {"large": 12, "small": 2}
 RUNS = 3
 BASELINE_REVISION = "8285e9c"  # main before issue 16 point 5's strip-wise blends
-CODE_DIRS = ("engine", "runtime")  # what a fuse run executes besides CLI glue
+# what a fuse run executes besides CLI glue (memory planning and export are not in it)
+CODE_DIRS = ("engine/faces", "engine/fusion_input.py", "engine/images.py", "engine/spec.py",
+             "engine/tiers.py", "runtime")
 # (module, file) re-executed from the baseline, in import order; the package __init__ and
 # fusion_input re-bind what they import from the modules before them
 BASELINE = (("fuse_trt.engine.faces.composite", "engine/faces/composite.py"),
