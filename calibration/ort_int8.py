@@ -18,7 +18,8 @@ from fuse_trt.calibration.cache import cached_samples
 from fuse_trt.calibration.dataset import CalibrationSample
 from fuse_trt.calibration.gate import GateConfig, GateReport, compare, enforce
 from fuse_trt.calibration.options import Int8Options
-from fuse_trt.calibration.quantize import collect_ranges, edge_conv_names, quantize_with_ranges
+from fuse_trt.calibration.quantize import (check_keep_fp, collect_ranges, edge_conv_names,
+                                           quantize_with_ranges)
 from fuse_trt.engine.bundle import Bundle
 from fuse_trt.engine.choices import ArtifactKind, BackendName, Precision
 from fuse_trt.engine.progress import PROGRESS_LOGGER, phase, progress_bar
@@ -51,6 +52,7 @@ def quantize_and_gate(bundle: Bundle, file_name: str, options: Int8Options,
     """Quantize the bundle's FP32 ONNX into ``file_name`` if it passes ``check`` and the gate."""
     fp32_path = bundle.artifact_path(ArtifactKind.ONNX, Precision.FP32)
     spec, tiers = bundle.spec, bundle.tiers
+    check_keep_fp(fp32_path, options.quantize.keep_fp)  # before any of the long steps
     with phase("INT8 calibration and held-out sets"):
         samples = cached_samples(options.cache_dir, spec, tiers, options.calibration,
                                  "calibration", progress_bar("calibration set"))

@@ -11,8 +11,10 @@ resizing) instead of a float tensor between every pair of convs. What stays floa
   composite the UNet refines) and the blend after it. Q/DQ there adds work without an 8-bit
   kernel to gain, and the output's last bits come from these ops.
 * ``narrow conv``: fewer than ``min_channels`` input or output channels (the 7-channel input
-  conv and the 3-channel seam head of the default model). ONNX Runtime's INT8 kernel took 2x
-  and 5x the time of its FP32 (NCHWc) kernel on those two at 512x512 on this CPU.
+  conv and the 3-channel seam head of the default model). ONNX Runtime's INT8 kernel has few
+  channels to vectorize over there: in its profiler at 512x512 it took 2x and 5x the time of
+  the FP32 (NCHWc) kernel on those two; and FP32 keeps the first and last layer exact
+  (gate 83 dB against 79 dB with them quantized; benchmarks/int8_vs_fp32.md).
 * ``--keep-fp``: named by the user. ``not an INT8 op type``: outside ``--int8-ops``.
 """
 from __future__ import annotations
