@@ -1,5 +1,6 @@
 """The committed CPU benchmark (`make bench`): default model, all tiers, ONNX Runtime FP32 and
-INT8 (when the INT8 build works) against PyTorch eager, plus the stability check.
+INT8 (when the INT8 build works) and the OpenVINO CPU peer row (when `openvino` is installed)
+against PyTorch eager, plus the stability check.
 
     python benchmarks/run_cpu_bench.py [--stability-fusions 1000]
         [--wait-load 1.5 --wait-until 10:40]
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     quiet = wait_for_quiet(args.wait_load, args.wait_until)
     bundle, int8_note = int8_bundle(Path(args.bundle_dir))
     config = BenchConfig(
-        bundle=bundle or default_bundle_dir(), backends=("onnxruntime", "torch"),
+        bundle=bundle or default_bundle_dir(), backends=("onnxruntime", "openvino", "torch"),
         timing=TimingConfig(warmup_ms=args.warmup_ms, duration_s=args.duration_s,
                             min_iters=args.min_iters),
         stability_fusions=args.stability_fusions)
