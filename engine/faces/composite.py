@@ -47,7 +47,7 @@ def colour_transfer_lab(source_warped: np.ndarray, target: np.ndarray,
     moved_image = source_warped.copy()
     if box is None:
         return moved_image
-    weights = np.asarray(mask, dtype=np.float64)[box]
+    weights = np.asarray(mask[box], dtype=np.float64)
     source_lab = _to_lab(source_warped[box])
     source_mean, source_std = _weighted_stats(source_lab, weights)
     target_mean, target_std = _weighted_stats(_to_lab(target[box]), weights)
