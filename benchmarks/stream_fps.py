@@ -8,6 +8,7 @@ pipeline filling up are left out; the per-stage times are means per frame.
 
     python benchmarks/stream_fps.py                  # writes benchmarks/stream/stream_fps.{json,md}
     python benchmarks/stream_fps.py --frames 8 --blend classic --out /tmp/bench
+    python benchmarks/stream_fps.py --sizes 1280x720 --faces 1 --max-others 1 --tries 1
 """
 from __future__ import annotations
 
@@ -149,15 +150,21 @@ def main() -> None:
                         help="Wait until other processes use less than this share of the CPUs "
                         "before each row, and rerun a row they disturbed (1 = never wait).")
     parser.add_argument("--tries", type=int, default=3)
+    parser.add_argument("--sizes", default=",".join(f"{w}x{h}" for w, h in SIZES),
+                        help="Streams to run, e.g. 1280x720 (default: all).")
+    parser.add_argument("--faces", default=",".join(map(str, FACE_COUNTS)),
+                        help="Face counts to run, e.g. 1 (default: 1,4).")
     args = parser.parse_args()
+    sizes = [tuple(int(v) for v in size.split("x")) for size in args.sizes.split(",")]
+    face_counts = [int(v) for v in args.faces.split(",")]
     args.out.mkdir(parents=True, exist_ok=True)
     photo = load_sample("astronaut")
     rows = []
     with FaceFusion(FusionConfig(blend=args.blend, face="all")) as fusion, \
             tempfile.TemporaryDirectory() as scratch:
         fusion.set_source(load_sample("grace_hopper"))
-        for size in SIZES:
-            for faces in FACE_COUNTS:
+        for size in sizes:
+            for faces in face_counts:
                 video = write_input(Path(scratch) / "in.avi", photo, size, faces, args.frames)
                 row = least_contended(fusion, video, Path(scratch) / "out.mp4", args)
                 row["faces"] = faces
@@ -170,7 +177,8 @@ def main() -> None:
             "onnxruntime": _version("onnxruntime"), "opencv": cv2.__version__,
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "command": f"python benchmarks/stream_fps.py --frames {args.frames} "
-                       f"--blend {args.blend}"}
+                       f"--blend {args.blend} --sizes {args.sizes} --faces {args.faces} "
+                       f"--max-others {args.max_others} --tries {args.tries}"}
     stem = "stream_fps" if args.blend == "unet" else f"stream_fps_{args.blend}"
     (args.out / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     (args.out / f"{stem}.md").write_text(markdown(rows, meta))
