@@ -154,13 +154,16 @@ def main() -> None:
                         help="Streams to run, e.g. 1280x720 (default: all).")
     parser.add_argument("--faces", default=",".join(map(str, FACE_COUNTS)),
                         help="Face counts to run, e.g. 1 (default: 1,4).")
+    parser.add_argument("--intra-op-threads", type=int, default=None,
+                        help="ONNX Runtime intra-op threads (default: OrtConfig's).")
     args = parser.parse_args()
     sizes = [tuple(int(v) for v in size.split("x")) for size in args.sizes.split(",")]
     face_counts = [int(v) for v in args.faces.split(",")]
     args.out.mkdir(parents=True, exist_ok=True)
     photo = load_sample("astronaut")
     rows = []
-    with FaceFusion(FusionConfig(blend=args.blend, face="all")) as fusion, \
+    config = FusionConfig(blend=args.blend, face="all")
+    with FaceFusion(config, backend=_backend(config, args.intra_op_threads)) as fusion, \
             tempfile.TemporaryDirectory() as scratch:
         fusion.set_source(load_sample("grace_hopper"))
         for size in sizes:
@@ -178,11 +181,29 @@ def main() -> None:
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "command": f"python benchmarks/stream_fps.py --frames {args.frames} "
                        f"--blend {args.blend} --sizes {args.sizes} --faces {args.faces} "
-                       f"--max-others {args.max_others} --tries {args.tries}"}
+                       f"--max-others {args.max_others} --tries {args.tries}"
+                       + (f" --intra-op-threads {args.intra_op_threads}"
+                          if args.intra_op_threads is not None else "")}
     stem = "stream_fps" if args.blend == "unet" else f"stream_fps_{args.blend}"
     (args.out / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     (args.out / f"{stem}.md").write_text(markdown(rows, meta))
     print(f"wrote {args.out / stem}.json and .md")
+
+
+def _backend(config: FusionConfig, threads: int | None):
+    """None (the fusion selects its backend) or ONNX Runtime with ``threads`` intra-op
+    threads, the rest of OrtConfig as it is."""
+    if threads is None or config.refine != "unet":
+        return None
+    from fuse_trt.engine.bundle import Bundle
+    from fuse_trt.engine.choices import ArtifactKind, Precision
+    from fuse_trt.models import default_bundle_dir
+    from fuse_trt.runtime.onnxruntime_backend import OnnxRuntimeBackend, OrtConfig
+
+    bundle = Bundle.load(default_bundle_dir())
+    return OnnxRuntimeBackend(bundle.artifact_path(ArtifactKind.ONNX, Precision.FP32),
+                              bundle.spec, bundle.tiers,
+                              config=OrtConfig(intra_op_threads=threads)).activate()
 
 
 def _cpu_name() -> str:
