@@ -29,8 +29,9 @@ def _weighted_stats(lab: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, n
     step = max(1, int(np.ceil(np.sqrt(weights.size / _STATS_PIXELS))))
     pixels = lab[::step, ::step].reshape(-1, 3).astype(np.float64)
     weights = weights[::step, ::step].ravel()
-    mean = np.average(pixels, axis=0, weights=weights)
-    std = np.sqrt(np.average((pixels - mean) ** 2, axis=0, weights=weights))
+    total = weights.sum()  # weighted averages as matrix products: one pass each
+    mean = weights @ pixels / total
+    std = np.sqrt(weights @ np.square(pixels - mean) / total)
     return mean, std
 
 
