@@ -1,13 +1,14 @@
 """The exported graph before and after the exact rewrites (build_engine/graph_rewrite.py).
 
 Per tier: the activation peak of each graph (the memory plan's estimator, engine/activations.py,
-FP32, graph I/O excluded), the
-max abs difference of the rewritten graph's output from the original's, peak RSS growth of an
+FP32, batch 1, graph I/O excluded), the
+max abs difference of each graph's output from PyTorch's (FP32, the shipped weights) with the
+spec's tolerance check, and of the rewritten graph's from the original's, peak RSS growth of an
 ONNX Runtime session (project OrtConfig defaults) in a fresh process per graph and tier, and
 latency of the original graph, the rewritten one and PyTorch eager, interleaved round by round
 in one process (rotated order), so machine load hits all three alike.
 
-    git show 57d41b8:fuse_trt/models/default/model.onnx > original.onnx  # before the rewrites
+    git show a02b342^:fuse_trt/models/default/model.onnx > original.onnx  # before the rewrites
     python benchmarks/graph_rewrite.py --original original.onnx \
         --rewritten fuse_trt/models/default/model.onnx
 """
@@ -83,9 +84,16 @@ def main() -> None:
         rows = []
         for tier in bundle.tiers:
             feed = bundle.spec.tier_example_feed(tier)
-            difference = np.abs(original.infer(tier, feed)["fused"]
-                                - rewritten.infer(tier, feed)["fused"]).max()
+            outputs = {name: cases[name](tier, feed)["fused"] for name in cases}
+            reference = outputs["torch"]
+            difference = np.abs(outputs["ort original"] - outputs["ort rewritten"]).max()
             rows.append({"tier": tier.name, "max_abs_diff": float(difference),
+                         "vs_torch": {name: {
+                             "max_abs_diff": float(np.abs(outputs[f"ort {name}"]
+                                                          - reference).max()),
+                             "within_spec": bool(np.allclose(
+                                 outputs[f"ort {name}"], reference, atol=bundle.spec.atol,
+                                 rtol=bundle.spec.rtol))} for name in ("original", "rewritten")},
                          "activation_peak_mib": {
                              name: estimator.peak(1, *tier.opt_shape, 4).bytes / MIB
                              for name, estimator in estimators.items()},
@@ -96,6 +104,7 @@ def main() -> None:
                                               ("rewritten", args.rewritten))}
     report = {"command": f"python benchmarks/graph_rewrite.py --original {args.original} "
                          f"--rewritten {args.rewritten} --rounds {args.rounds}",
+              "tolerance": {"atol": bundle.spec.atol, "rtol": bundle.spec.rtol},
               "load_average": os.getloadavg(), "rows": rows}
     OUT.mkdir(exist_ok=True)
     (OUT / "graph_rewrite.json").write_text(json.dumps(report, indent=2))
@@ -106,18 +115,26 @@ def _markdown(report: dict) -> str:
     lines = ["# Exported graph before and after the exact rewrites", "",
              f"- command: `{report['command']}`",
              f"- load average at end: {[round(x, 2) for x in report['load_average']]} "
-             "(2 cores shared with other jobs: only the ratios mean anything)", "",
+             "(2 cores shared with other jobs: only the ratios mean anything)",
+             f"- vs PyTorch: max abs difference of `fused`, and whether it is within the spec's "
+             f"tolerance (atol {report['tolerance']['atol']}, rtol {report['tolerance']['rtol']})",
+             "- activation peak: FP32, batch 1, each tier's opt shape", "",
              "| tier | activation peak MiB (estimate) before / after | ORT peak RSS growth MiB "
              "before / after | ORT ms before / after | after speed-up | after vs torch | "
-             "max abs diff |", "|---|---|---|---|---|---|---|"]
+             "vs torch before / after | after vs before |",
+             "|---|---|---|---|---|---|---|---|"]
     for row in report["rows"]:
         peak, rss, ms = (row["activation_peak_mib"], row["ort_peak_rss_growth_mib"],
                          row["median_ms"])
+        torch_diff = " / ".join(f"{row['vs_torch'][name]['max_abs_diff']:.2g}"
+                                f"{'' if row['vs_torch'][name]['within_spec'] else ' (FAIL)'}"
+                                for name in ("original", "rewritten"))
         lines.append(
             f"| {row['tier']} | {peak['original']:.0f} / {peak['rewritten']:.0f} | "
             f"{rss['original']:.0f} / {rss['rewritten']:.0f} | {ms['ort original']:.0f} / "
             f"{ms['ort rewritten']:.0f} | {ms['ort original'] / ms['ort rewritten']:.2f}x | "
-            f"{ms['torch'] / ms['ort rewritten']:.2f}x | {row['max_abs_diff']:.2g} |")
+            f"{ms['torch'] / ms['ort rewritten']:.2f}x | {torch_diff} | "
+            f"{row['max_abs_diff']:.2g} |")
     return "\n".join(lines) + "\n"
 
 

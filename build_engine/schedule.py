@@ -7,7 +7,9 @@ full-resolution statistics with the decoder) and so raise the activation peak.
 
 :func:`memory_ordered` then tries a greedy order (of the ready nodes, the one that adds the
 fewest bytes: outputs made minus inputs freed, ties in file order) and keeps it only when its
-activation peak at the sizing shapes is lower. Both are bit-exact: no value changes.
+activation peak at the sizing shapes is lower, counted by the memory plan's own estimator
+(engine/activations.py: graph I/O and weights left out, elementwise nodes in place). Both are
+bit-exact: no value changes.
 """
 from __future__ import annotations
 
@@ -16,9 +18,11 @@ import logging
 
 import onnx
 
-from fuse_trt.build_engine.activation_peak import peak_bytes, tensor_bytes
+from fuse_trt.engine.activations import ActivationEstimator
 
 log = logging.getLogger("fuse_trt")
+
+FLOAT_BYTES = 4  # the export is FP32
 
 
 def depth_first_order(graph: onnx.GraphProto) -> list[onnx.NodeProto]:
@@ -56,13 +60,14 @@ def schedule_for_memory(model: onnx.ModelProto) -> onnx.ModelProto:
 def memory_ordered(model: onnx.ModelProto, shapes: dict[str, tuple[int, ...]]) -> onnx.ModelProto:
     """``model`` with the greedy node order when its activation peak at ``shapes`` is lower."""
     nodes = list(model.graph.node)
-    sizes = tensor_bytes(model, shapes)  # the same for every order of these nodes
-    order = _greedy_order(model, sizes)
+    estimator = ActivationEstimator(model)
+    sizes = estimator.tensor_bytes_at(shapes, FLOAT_BYTES)  # the same for every node order
+    order = [nodes[index] for index in _greedy_order(model, sizes)]
+    before, after = estimator.peak_of(nodes, sizes).bytes, estimator.peak_of(order, sizes).bytes
     reordered = onnx.ModelProto()
     reordered.CopyFrom(model)
     del reordered.graph.node[:]
-    reordered.graph.node.extend(nodes[index] for index in order)
-    before, after = peak_bytes(model.graph, sizes), peak_bytes(reordered.graph, sizes)
+    reordered.graph.node.extend(order)
     log.info("node order: activation peak %.1f -> %.1f MiB", before / 2**20, after / 2**20)
     return reordered if after < before else model
 

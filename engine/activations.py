@@ -9,10 +9,14 @@ of the bytes alive while that node runs. Graph inputs and outputs are left out (
 and so are initializers and constants (the weights). This is what an executor that frees
 each tensor after its last use must hold; TensorRT's scratch is its own plan of the same
 tensors after fusion, so the two are compared wherever a plan is built.
+
+The build's node scheduler (build_engine/schedule.py) compares node orders with the same
+count (:meth:`ActivationEstimator.peak_of`), so the order it keeps is the one the plan sizes.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,9 +47,10 @@ class ActivationPeak:
 
 
 class ActivationEstimator:
-    """Peak live activation bytes of one ONNX graph at any (batch, H, W) of its spec."""
+    """Peak live activation bytes of one ONNX graph at any (batch, H, W) of its spec, or at
+    any static shapes of its inputs (no spec needed)."""
 
-    def __init__(self, model: onnx.ModelProto, spec: ModelSpec):
+    def __init__(self, model: onnx.ModelProto, spec: ModelSpec | None = None):
         self.model, self.spec = model, spec
         graph = model.graph
         self._constants = ({t.name for t in graph.initializer}
@@ -62,16 +67,21 @@ class ActivationEstimator:
         return sum(math.prod(t.dims) * element_bytes(t.data_type, float_bytes)
                    for t in self.model.graph.initializer)
 
-    def _shaped(self, batch: int, height: int, width: int) -> onnx.ModelProto:
+    def io_shapes(self, batch: int, height: int, width: int) -> dict[str, tuple[int, ...]]:
+        """The spec's shape of every graph input and output at (batch, H, W)."""
+        graph = self.model.graph
+        return {value.name: tuple(self.spec.tensor(value.name).shape(batch, height, width))
+                for value in (*graph.input, *graph.output) if value.name not in self._constants}
+
+    def _shaped(self, shapes: Mapping[str, Sequence[int]]) -> onnx.ModelProto:
         model = onnx.ModelProto()
         model.CopyFrom(self.model)
         del model.graph.value_info[:]  # stale symbolic shapes would shadow the inferred ones
         for value in (*model.graph.input, *model.graph.output):
-            if value.name not in self._io or value.name in self._constants:
+            if value.name not in shapes:
                 continue
-            shape = self.spec.tensor(value.name).shape(batch, height, width)
             dims = value.type.tensor_type.shape.dim
-            for dim, size in zip(dims, shape):
+            for dim, size in zip(dims, shapes[value.name]):
                 dim.Clear()
                 dim.dim_value = size
         return shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
@@ -79,7 +89,12 @@ class ActivationEstimator:
     def tensor_bytes(self, batch: int, height: int, width: int,
                      float_bytes: int) -> dict[str, int]:
         """Bytes of every intermediate tensor at (batch, H, W)."""
-        inferred = self._shaped(batch, height, width)
+        return self.tensor_bytes_at(self.io_shapes(batch, height, width), float_bytes)
+
+    def tensor_bytes_at(self, shapes: Mapping[str, Sequence[int]],
+                        float_bytes: int) -> dict[str, int]:
+        """Bytes of every intermediate tensor with the graph's inputs at ``shapes``."""
+        inferred = self._shaped(shapes)
         sizes = {}
         for value in inferred.graph.value_info:
             tensor_type = value.type.tensor_type
@@ -91,8 +106,17 @@ class ActivationEstimator:
 
     def peak(self, batch: int, height: int, width: int, float_bytes: int) -> ActivationPeak:
         """The largest sum of live intermediate tensors while any one node runs."""
-        sizes = self.tensor_bytes(batch, height, width, float_bytes)
-        nodes = self.model.graph.node
+        return self.peak_of(self.model.graph.node, self.tensor_bytes(batch, height, width,
+                                                                     float_bytes))
+
+    def peak_at(self, shapes: Mapping[str, Sequence[int]], float_bytes: int) -> ActivationPeak:
+        """:meth:`peak` with the graph's inputs at ``shapes``."""
+        return self.peak_of(self.model.graph.node, self.tensor_bytes_at(shapes, float_bytes))
+
+    def peak_of(self, nodes: Sequence[onnx.NodeProto], sizes: Mapping[str, int]) -> ActivationPeak:
+        """The peak of this graph's nodes run in the order ``nodes``, with tensor ``sizes``
+        already known (they are the same in every order, so orders compare without repeating
+        shape inference)."""
         last_use = {}
         for index, node in enumerate(nodes):
             for name in node.input:
@@ -116,7 +140,7 @@ class ActivationEstimator:
 
     @staticmethod
     def _in_place_input(node, index: int, live: dict[str, int], last_use: dict[str, int],
-                        sizes: dict[str, int]) -> str | None:
+                        sizes: Mapping[str, int]) -> str | None:
         """The live input an elementwise node may overwrite with its output, if any."""
         output = node.output[0] if node.output else ""
         if node.op_type not in IN_PLACE_OPS or output not in sizes:

