@@ -11,8 +11,9 @@ from pathlib import Path
 from fuse_trt.calibration.dataset import CalibrationConfig
 from fuse_trt.calibration.gate import GateConfig
 from fuse_trt.calibration.quantize import QuantizeConfig, parse_op_types
+from fuse_trt.calibration.scope import BETWEEN_CONVS
 
-DEFAULT_INT8_OPS = "Conv"
+DEFAULT_INT8_OPS = BETWEEN_CONVS
 
 
 def parse_node_list(value) -> tuple[str, ...]:
@@ -37,10 +38,12 @@ class Int8Options:
                  gate_residual_ratio: float | None = GateConfig.max_residual_ratio,
                  calibration_size: int = CalibrationConfig.size, calibration_seed: int = 0,
                  calibration_dir: Path | str | None = None) -> Int8Options:
-        """``keep_fp``: node names, comma-separated or a sequence; ``int8_ops``: 'all' or op
-        types such as 'Conv,Gemm'; ``gate_residual_ratio`` None: report only."""
+        """``keep_fp``: node names, comma-separated or a sequence; ``int8_ops``:
+        'between-convs' (calibration/scope.py), 'all' or op types such as 'Conv,Gemm';
+        ``gate_residual_ratio`` None: report only."""
         calibration = CalibrationConfig(size=int(calibration_size), seed=int(calibration_seed))
-        quantize = QuantizeConfig(op_types=parse_op_types(int8_ops),
+        op_types, between_convs = parse_op_types(int8_ops)
+        quantize = QuantizeConfig(op_types=op_types, between_convs=between_convs,
                                   keep_fp=parse_node_list(keep_fp))
         gate = GateConfig(min_psnr_db=float(gate_psnr),
                           max_residual_ratio=None if gate_residual_ratio is None
@@ -48,6 +51,7 @@ class Int8Options:
         return cls(calibration, quantize, gate, Path(calibration_dir) if calibration_dir else None)
 
     def for_tensorrt(self) -> Int8Options:
-        """Symmetric activations (zero points 0) and float biases, as TensorRT wants Q/DQ."""
+        """Signed symmetric activations (zero points 0) and float biases, as TensorRT wants
+        Q/DQ."""
         return replace(self, quantize=replace(self.quantize, symmetric_activations=True,
-                                              quantize_bias=False))
+                                              unsigned_activations=False, quantize_bias=False))

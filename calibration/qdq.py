@@ -77,5 +77,7 @@ def build_tensorrt_qdq(bundle: Bundle, options: Int8Options) -> Bundle:
     options = options.for_tensorrt()
     path, report = quantize_and_gate(bundle, QDQ_ONNX_NAME, options, check=check_symmetric)
     log.info("Q/DQ ONNX for TensorRT %s passed the gate", path)
+    details = artifact_details(options, report, bundle.artifact_path(ArtifactKind.ONNX,
+                                                                      Precision.FP32))
     return bundle.add_artifact(path, QDQ_KIND, Precision.INT8, backend=BackendName.TENSORRT,
-                               details=artifact_details(options, report))
+                               details=details)

@@ -45,7 +45,8 @@ def calibrate_command(bundle_dir: Path | None, size: int, seed: int, cache_dir: 
     \b
       --keep-fp NODE,...         nodes kept in floating point (first/last Conv are
                                  the usual suspects; a failed gate names them)
-      --int8-ops all|OPS         op types to quantize (default Conv)
+      --int8-ops between-convs|all|OPS   what to quantize (default: the convs
+                                 and the ops between them)
       --gate-psnr DB             min PSNR of the face region vs FP32 (default 35)
       --gate-residual-ratio R    max INT8 error / the model's own change (default 1)
       --calibration-dir DIR      reuse the sets this command cached
@@ -71,8 +72,11 @@ _INT8_OPTIONS = [
     click.option("--keep-fp", default=None, metavar="NODE,...",
                  help="INT8: ONNX node names to keep in floating point (e.g. the first "
                  "and last Conv, which the gate's error message names)."),
-    click.option("--int8-ops", default="Conv", show_default=True, metavar="all|OPS",
-                 help="INT8: op types to quantize, comma-separated, or 'all'."),
+    click.option("--int8-ops", default="between-convs", show_default=True,
+                 metavar="between-convs|all|OPS",
+                 help="INT8: what to quantize: every Conv and the Relu/Add/MaxPool/Resize/"
+                 "Concat between convs (the trunk runs in 8 bits end to end), every op type "
+                 "('all'), or op types, comma-separated."),
     click.option("--gate-psnr", type=float, default=35.0, show_default=True,
                  help="INT8: minimum PSNR (dB) of the fused face region vs FP32, per tier."),
     click.option("--gate-residual-ratio", type=float, default=1.0, show_default=True,

@@ -7,6 +7,7 @@ from click.testing import CliRunner
 from fuse_trt.calibration.cache import cache_path, load_samples
 from fuse_trt.calibration.dataset import CalibrationConfig
 from fuse_trt.calibration.options import Int8Options
+from fuse_trt.calibration.scope import CHAIN_OPS
 from fuse_trt.commands.calibrate import calibrate_command, int8_build_options
 
 
@@ -46,4 +47,5 @@ def test_build_options_make_the_int8_options_the_steps_read(tmp_path):
     assert options.quantize.keep_fp == ("/a/Conv", "/b/Conv") and options.quantize.op_types is None
     assert options.gate.min_psnr_db == 40 and options.gate.max_residual_ratio == 1.0
     assert options.cache_dir == tmp_path and options.calibration.size == 30
-    assert Int8Options.from_cli().quantize.op_types == ("Conv",)
+    default = Int8Options.from_cli().quantize
+    assert default.op_types == CHAIN_OPS and default.between_convs
