@@ -8,6 +8,7 @@ pipeline filling up are left out; the per-stage times are means per frame.
 
     python benchmarks/stream_fps.py                  # writes benchmarks/stream/stream_fps.{json,md}
     python benchmarks/stream_fps.py --frames 8 --blend classic --out /tmp/bench
+    python benchmarks/stream_fps.py --sizes 1280x720 --faces 1 --max-others 1 --tries 1
 """
 from __future__ import annotations
 
@@ -149,15 +150,24 @@ def main() -> None:
                         help="Wait until other processes use less than this share of the CPUs "
                         "before each row, and rerun a row they disturbed (1 = never wait).")
     parser.add_argument("--tries", type=int, default=3)
+    parser.add_argument("--sizes", default=",".join(f"{w}x{h}" for w, h in SIZES),
+                        help="Streams to run, e.g. 1280x720 (default: all).")
+    parser.add_argument("--faces", default=",".join(map(str, FACE_COUNTS)),
+                        help="Face counts to run, e.g. 1 (default: 1,4).")
+    parser.add_argument("--intra-op-threads", type=int, default=None,
+                        help="ONNX Runtime intra-op threads (default: OrtConfig's).")
     args = parser.parse_args()
+    sizes = [tuple(int(v) for v in size.split("x")) for size in args.sizes.split(",")]
+    face_counts = [int(v) for v in args.faces.split(",")]
     args.out.mkdir(parents=True, exist_ok=True)
     photo = load_sample("astronaut")
     rows = []
-    with FaceFusion(FusionConfig(blend=args.blend, face="all")) as fusion, \
+    config = FusionConfig(blend=args.blend, face="all")
+    with FaceFusion(config, backend=_backend(config, args.intra_op_threads)) as fusion, \
             tempfile.TemporaryDirectory() as scratch:
         fusion.set_source(load_sample("grace_hopper"))
-        for size in SIZES:
-            for faces in FACE_COUNTS:
+        for size in sizes:
+            for faces in face_counts:
                 video = write_input(Path(scratch) / "in.avi", photo, size, faces, args.frames)
                 row = least_contended(fusion, video, Path(scratch) / "out.mp4", args)
                 row["faces"] = faces
@@ -170,11 +180,30 @@ def main() -> None:
             "onnxruntime": _version("onnxruntime"), "opencv": cv2.__version__,
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "command": f"python benchmarks/stream_fps.py --frames {args.frames} "
-                       f"--blend {args.blend}"}
+                       f"--blend {args.blend} --sizes {args.sizes} --faces {args.faces} "
+                       f"--max-others {args.max_others} --tries {args.tries}"
+                       + (f" --intra-op-threads {args.intra_op_threads}"
+                          if args.intra_op_threads is not None else "")}
     stem = "stream_fps" if args.blend == "unet" else f"stream_fps_{args.blend}"
     (args.out / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     (args.out / f"{stem}.md").write_text(markdown(rows, meta))
     print(f"wrote {args.out / stem}.json and .md")
+
+
+def _backend(config: FusionConfig, threads: int | None):
+    """None (the fusion selects its backend) or ONNX Runtime with ``threads`` intra-op
+    threads, the rest of OrtConfig as it is."""
+    if threads is None or config.refine != "unet":
+        return None
+    from fuse_trt.engine.bundle import Bundle
+    from fuse_trt.engine.choices import ArtifactKind, Precision
+    from fuse_trt.models import default_bundle_dir
+    from fuse_trt.runtime.onnxruntime_backend import OnnxRuntimeBackend, OrtConfig
+
+    bundle = Bundle.load(default_bundle_dir())
+    return OnnxRuntimeBackend(bundle.artifact_path(ArtifactKind.ONNX, Precision.FP32),
+                              bundle.spec, bundle.tiers,
+                              config=OrtConfig(intra_op_threads=threads)).activate()
 
 
 def _cpu_name() -> str:

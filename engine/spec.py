@@ -17,7 +17,10 @@ _UINT8_SCALE = 1.0 / 255.0
 
 def from_planar(planar: np.ndarray) -> np.ndarray:
     """CxHxW float 0..1 -> HxWxC uint8."""
-    return (np.clip(planar.transpose(1, 2, 0), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    scaled = np.clip(planar.transpose(1, 2, 0), 0.0, 1.0)
+    scaled *= 255.0
+    scaled += 0.5
+    return scaled.astype(np.uint8)
 
 
 def _write_planar(image: np.ndarray, out: np.ndarray) -> None:

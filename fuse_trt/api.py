@@ -69,7 +69,10 @@ class FaceFusion:
     calls are serialised on one lock because the detector and the backend's buffers are shared.
     """
 
-    def __init__(self, config: FusionConfig = FusionConfig()):
+    def __init__(self, config: FusionConfig = FusionConfig(), backend: Backend | None = None):
+        """``backend``: an activated backend for the bundle's model to refine with, instead
+        of the one ``config.backend`` selects (the benchmark's peer runtimes); closed with
+        the fusion."""
         if not isinstance(config, FusionConfig):
             raise ConfigError(f"FaceFusion takes a FusionConfig, got {type(config).__name__}")
         self.config = config
@@ -78,7 +81,7 @@ class FaceFusion:
         self.face_policy = config.face_policy
         self.selection: BackendSelection | None = None  # set by prepare() when the UNet runs
         self._encoder: IdentityEncoder | None = None
-        self._backend: Backend | None = None
+        self._backend: Backend | None = backend
         self._source: SourceFace | None = None
         self._mapping: FaceMapping | None = None
         self._lock = threading.Lock()

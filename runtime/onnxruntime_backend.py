@@ -25,13 +25,19 @@ GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
 
 @dataclass(frozen=True)
 class OrtConfig:
-    """Session settings. The defaults keep peak memory low on CPU (see docs/benchmarks)."""
+    """Session settings, chosen by benchmarks/ort_session_settings.py (committed output in
+    benchmarks/cpu/ort_session_settings.md): the CPU arena is faster than plain allocations
+    at every tier and had the lower peak RSS too; the memory pattern raised the peak above
+    PyTorch's; idle workers that spin steal the cores the OpenCV stages need."""
 
     providers: tuple[str, ...] | None = None  # None: GPU providers when present, then CPU
     intra_op_threads: int = 0  # 0: ONNX Runtime's default (one per physical core)
-    enable_cpu_mem_arena: bool = False
+    enable_cpu_mem_arena: bool = True
     enable_mem_pattern: bool = False
     graph_optimization: str = "ORT_ENABLE_ALL"
+    # False: idle intra-op workers sleep at once instead of spinning, so the OpenCV stages
+    # around an inference (detect, composite, paste) get the cores back
+    allow_spinning: bool = False
 
 
 def available_providers(requested: tuple[str, ...] | None) -> list[str]:
@@ -79,6 +85,8 @@ class OnnxRuntimeBackend(Backend):
         options.intra_op_num_threads = self.config.intra_op_threads
         options.graph_optimization_level = getattr(
             onnxruntime.GraphOptimizationLevel, self.config.graph_optimization)
+        options.add_session_config_entry("session.intra_op.allow_spinning",
+                                         "1" if self.config.allow_spinning else "0")
         return options
 
     def _activate_impl(self) -> None:

@@ -32,8 +32,9 @@ def _weighted_stats(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np
     step = max(1, int(np.ceil(np.sqrt(mask.size / _STATS_PIXELS))))
     pixels = _to_lab(image[::step, ::step]).reshape(-1, 3).astype(np.float64)
     weights = np.asarray(mask[::step, ::step], dtype=np.float64).ravel()
-    mean = np.average(pixels, axis=0, weights=weights)
-    std = np.sqrt(np.average((pixels - mean) ** 2, axis=0, weights=weights))
+    total = weights.sum()  # weighted averages as matrix products: one pass each
+    mean = weights @ pixels / total
+    std = np.sqrt(weights @ np.square(pixels - mean) / total)
     return mean, std
 
 

@@ -151,12 +151,14 @@ def _preload(backend: str) -> None:
         import onnxruntime  # noqa: F401
     elif backend == BackendName.TENSORRT:
         from fuse_trt.runtime import tensorrt_backend  # noqa: F401
+    elif backend == "openvino":
+        import openvino  # noqa: F401
 
 
 def measure_memory(job: MemoryJob) -> dict:
     """Load, activate and run one tier; memory figures in MiB (run in a fresh process)."""
+    from fuse_trt.bench.plan import open_bench_backend
     from fuse_trt.engine.bundle import Bundle
-    from fuse_trt.runtime.select import open_backend
 
     _preload(job.backend)
     bundle = Bundle.load(Path(job.bundle_dir))
@@ -167,7 +169,7 @@ def measure_memory(job: MemoryJob) -> dict:
     gpu_start = gpu_mem_info() if on_gpu else None
     reset_ok = reset_peak_rss()
     baseline = rss_bytes()
-    backend = open_backend(bundle, job.backend, job.precision).activate()
+    backend = open_bench_backend(bundle, job.backend, job.precision).activate()
     after_activate = rss_bytes()
     feed = {name: array.astype(backend.spec.tensor(name).dtype, copy=False)
             for name, array in feed.items()}  # FP16 plans take FP16

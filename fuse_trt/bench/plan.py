@@ -4,13 +4,16 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 
+from fuse_trt.bench.openvino_peer import OPENVINO, OpenVinoBackend, openvino_unavailable
 from fuse_trt.engine.bundle import Bundle
 from fuse_trt.engine.choices import ArtifactKind, BackendName, Precision, values
 from fuse_trt.engine.tiers import TierSpec
 from fuse_trt.engine.errors import FuseTrtError
+from fuse_trt.runtime.protocol import Backend
 from fuse_trt.runtime.select import available_backends
 
-BENCH_BACKENDS = (BackendName.TENSORRT, BackendName.ONNXRUNTIME, BackendName.TORCH)
+# OpenVINO is a peer row on the same FP32 ONNX, not a backend the pipeline selects
+BENCH_BACKENDS = (BackendName.TENSORRT, BackendName.ONNXRUNTIME, OPENVINO, BackendName.TORCH)
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,8 @@ def _cuda_for_torch() -> bool:
 
 def why_not(bundle: Bundle, backend: str, precision: str) -> str | None:
     """None if ``backend`` can run ``precision`` from ``bundle`` here, else the reason."""
+    if backend == OPENVINO:
+        return openvino_unavailable(precision)
     if backend not in available_backends():
         return f"{backend} is not installed"
     manifest = bundle.manifest
@@ -70,7 +75,9 @@ def plan_combinations(bundle: Bundle, backends: tuple[str, ...] | None,
                                f"{', '.join(BENCH_BACKENDS)}; precisions: "
                                f"{', '.join(values(Precision))}")
     chosen, skipped = [], []
-    for backend in backends or [b for b in BENCH_BACKENDS if b in available_backends()]:
+    # by default the OpenVINO peer is always asked for, so a run without it says why
+    default = [b for b in BENCH_BACKENDS if b in available_backends() or b == OPENVINO]
+    for backend in backends or default:
         wanted = precisions or _default_precisions(bundle, backend)
         if not wanted:  # say why the backend has nothing, not just that it has nothing
             skipped.append({"backend": backend, "precision": "any", "reason":
@@ -85,6 +92,16 @@ def plan_combinations(bundle: Bundle, backends: tuple[str, ...] | None,
         raise FuseTrtError("nothing to benchmark: " + "; ".join(
             f"{s['backend']}/{s['precision']}: {s['reason']}" for s in skipped))
     return chosen, skipped
+
+
+def open_bench_backend(bundle: Bundle, backend: str, precision: str) -> Backend:
+    """The (not yet activated) backend of one combination, the OpenVINO peer included."""
+    if backend == OPENVINO:
+        return OpenVinoBackend(bundle.artifact_path(ArtifactKind.ONNX, Precision.FP32),
+                               bundle.spec, bundle.tiers)
+    from fuse_trt.runtime.select import open_backend
+
+    return open_backend(bundle, backend, precision)
 
 
 def select_tiers(bundle: Bundle, short_edges: tuple[int, ...] | None) -> list[TierSpec]:

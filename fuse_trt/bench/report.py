@@ -53,7 +53,7 @@ def _ratio(value) -> str:
 
 TABLE_HEADER = ("| tier | backend | precision | median ms | p90 | p99 | CV | iters | "
                 "fuse e2e ms | peak MiB | predicted MiB | speed-up vs torch | e2e speed-up | mem ratio | "
-                "GFLOP/s (% GEMM) |")
+                "vs OpenVINO | GFLOP/s (% GEMM) |")
 
 
 def results_table(rows: list[dict]) -> list[str]:
@@ -66,6 +66,7 @@ def results_table(rows: list[dict]) -> list[str]:
             f"{_fmt(row['peak_mem_mib'], 0)} | {_fmt(row.get('predicted_mib'), 0)} | "
             f"{_ratio(row['speedup_vs_torch'])} | "
             f"{_ratio(row['e2e_speedup_vs_torch'])} | {_ratio(row['mem_ratio_vs_torch'])} | "
+            f"{_ratio(row.get('speedup_vs_openvino'))} | "
             f"{_fmt(row['gflops'], 0)} ({_fmt(100 * row['gemm_fraction'], 0)}%) |")
     return lines
 

@@ -18,8 +18,9 @@ from tqdm import tqdm
 from fuse_trt.bench.flops import gemm_peak, onnx_flops
 from fuse_trt.bench.machine import load_average, machine_info, versions
 from fuse_trt.bench.memory import MemoryJob, measure_in_fresh_processes
-from fuse_trt.bench.plan import (Combination, plan_combinations, reference_combination,
-                                 select_tiers)
+from fuse_trt.bench.openvino_peer import OPENVINO
+from fuse_trt.bench.plan import (Combination, open_bench_backend, plan_combinations,
+                                 reference_combination, select_tiers)
 from fuse_trt.bench.results import build_rows, evaluate_targets
 from fuse_trt.bench.stability import StabilityJob, stability_in_fresh_process
 from fuse_trt.bench.timing import TimedCase, TimingConfig, run_interleaved
@@ -161,16 +162,13 @@ def _timing_phase(bundle: Bundle, combinations: list[Combination], tiers, config
 def _open_cases(bundle: Bundle, combinations: list[Combination], tiers, frames: dict,
                 config: BenchConfig, fusions: dict, errors: list) -> list[TimedCase]:
     """A FaceFusion per combination (its backend serves the model-only cases too)."""
-    from fuse_trt.api import FaceFusion, FusionConfig
     from fuse_trt.engine.faces import load_sample
 
     source = load_sample(config.source_sample)
     cases = []
     for combo in combinations:
         try:
-            fusion = FaceFusion(FusionConfig(bundle=bundle.directory, backend=combo.backend,
-                                             precision=combo.precision, blend="unet",
-                                             region="frame"))
+            fusion = _fusion(bundle, combo)
             fusions[combo] = fusion.prepare()
             if config.end_to_end:
                 fusion.set_source(source)
@@ -187,6 +185,19 @@ def _open_cases(bundle: Bundle, combinations: list[Combination], tiers, frames: 
     return cases
 
 
+def _fusion(bundle: Bundle, combo: Combination):
+    """A FaceFusion for one combination; the OpenVINO peer is handed in as its backend."""
+    from fuse_trt.api import FaceFusion, FusionConfig
+
+    peer = combo.backend == OPENVINO
+    config = FusionConfig(bundle=bundle.directory,
+                          backend=BackendName.AUTO if peer else combo.backend,
+                          precision=combo.precision, blend="unet", region="frame")
+    backend = open_bench_backend(bundle, combo.backend, combo.precision).activate() \
+        if peer else None
+    return FaceFusion(config, backend=backend)
+
+
 def _infer_call(backend, tier, feed):
     return lambda: backend.infer(tier, feed)
 
@@ -198,10 +209,11 @@ def _fuse_call(fusion, item):
 # -- stability ---------------------------------------------------------------------------
 def _stability_phase(bundle_dir: Path, combinations: list[Combination], tiers,
                      config: BenchConfig, errors: list) -> list[dict]:
-    """The stability check for every combination except the PyTorch reference."""
+    """The stability check for every combination except the PyTorch reference and peers."""
     results = []
     for combo in combinations:
-        if combo.backend == BackendName.TORCH and len(combinations) > 1:
+        if combo.backend == OPENVINO or (combo.backend == BackendName.TORCH
+                                         and len(combinations) > 1):
             continue
         job = StabilityJob(str(bundle_dir), combo.backend, combo.precision,
                            tuple(t.name for t in tiers), config.stability_fusions,
