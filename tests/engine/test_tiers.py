@@ -151,3 +151,19 @@ def test_table_length_and_the_default_batch():
     assert len(DEFAULT_TIERS) == 3 and [t.max_batch for t in DEFAULT_TIERS] == [4, 4, 4]
     tier = TierSpec("x", 32, 0, None, False, (32, 32), (32, 32), (64, 64))
     assert tier.batch_shapes()["max"] == (4, 64, 64)
+
+
+def test_profile_batch_bounds_and_a_hand_made_plan_by_hand():
+    import dataclasses
+
+    from fuse_trt.engine.tiers import TierPlan, TierSpec
+
+    tier = TierSpec("x", 32, 0, None, False, (16, 32), (32, 32), (48, 64), opt_batch=2)
+    assert tier.batch_shapes() == {"min": (1, 16, 32), "opt": (2, 32, 32), "max": (4, 48, 64)}
+    assert tier.batch_shapes(3)["max"] == (3, 48, 64)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        tier.max_batch = 8
+    plan = TierPlan(tier, (2, 3), (2, 3), (4, 4))  # not transposed unless said
+    image = np.array([[1, 2, 3], [4, 5, 6]], np.uint8)
+    np.testing.assert_array_equal(plan.apply(image), [[1, 2, 3, 3], [4, 5, 6, 6],
+                                                      [4, 5, 6, 6], [1, 2, 3, 3]])
