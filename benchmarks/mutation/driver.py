@@ -249,7 +249,13 @@ def run_tests_forked(tests: list[str], fullname: str | None, path: Path | None,
                     os._exit(3)
                 sys.meta_path.insert(0, _MutantFinder(fullname, path, code))
             import pytest
+            from hypothesis import Phase, settings
 
+            # A mutant is killed by the first failing example: shrinking it (often far longer
+            # than the search) tells the driver nothing, and no example database is kept.
+            settings.register_profile("mutation", database=None,
+                                      phases=(Phase.explicit, Phase.generate))
+            settings.load_profile("mutation")
             code = pytest.main([*tests, "-x", "-q", "-p", "no:cacheprovider", "--no-header",
                                 "-W", "ignore"])
             os._exit(int(code))
