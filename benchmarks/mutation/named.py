@@ -94,6 +94,13 @@ NAMED = (
           "loaded.buffers[name].upload(array, loaded.stream)", "pass",
           (f"{TRT}::test_inference_runs_from_worker_threads",),
           "TensorRT test_inference_runs_from_worker_threads compared the code with itself"),
+    Named("trt10-takes-the-8.6-context-path", "runtime/trt_compat.py",
+          "fuse_trt.runtime.trt_compat",
+          "if self.major == 8:\n            return engine.create_execution_context_without",
+          "if self.major <= 10:\n            return engine.create_execution_context_without",
+          ("tests/runtime/tensorrt/test_conformance.py::"
+           "test_report_attributes_used_per_version",),
+          "test_report_attributes_used_per_version asserted only all(values)"),
     Named("unet-output-never-pasted", "runtime/batching.py", "fuse_trt.runtime.batching",
           "prep.result = plan.undo(", "_ = plan.undo(",
           ("tests/test_cli.py::test_fuse_on_each_cpu_backend_gives_the_same_image",
@@ -128,7 +135,8 @@ def main() -> None:
                                           source=source.replace(named.old, named.new))
             good = clean == "survived" and mutated in ("killed", "timeout")
             failures += not good
-            print(f"| {named.why} | `{named.path}`: `{named.old}` -> `{named.new}` | `{test}` | "
+            old, new = (" ".join(text.split()) for text in (named.old, named.new))
+            print(f"| {named.why} | `{named.path}`: `{old}` -> `{new}` | `{test}` | "
                   f"{'passes' if clean == 'survived' else clean} on the code, {mutated} "
                   f"on the mutation |", flush=True)
     raise SystemExit(1 if failures else 0)
