@@ -140,3 +140,12 @@ def test_missing_empty_and_one_byte_files_say_which(tmp_path):
     (tmp_path / "one.png").write_bytes(b"x")
     with pytest.raises(InputImageError, match="one.png: not a readable image"):
         read_image(tmp_path / "one.png")
+
+
+def test_an_unknown_output_type_is_a_one_line_error(tmp_path):
+    from fuse_trt.engine.errors import FuseTrtError
+
+    for name, shown in (("out.xyz", "'.xyz'"), ("out", r"'\(no extension\)'")):
+        with pytest.raises(FuseTrtError, match=f"cannot write images of type {shown}"):
+            write_image(tmp_path / name, np.zeros((2, 2, 3), np.uint8))
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing left behind
