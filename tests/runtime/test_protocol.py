@@ -12,6 +12,7 @@ from tests.conftest import tiny_tiers
 
 def test_memory_totals_by_hand():
     assert BackendMemory(weights_bytes=7).total_bytes == 7  # every other figure defaults to 0
+    assert BackendMemory().weights_bytes == BackendMemory().total_bytes == 0
     assert BackendMemory(weights_bytes=7).io_buffer_bytes == 0
     per_tier = BackendMemory(10, 5, {"512": 3, "768": 4})
     assert per_tier.total_bytes == 10 + 5 + 3 + 4
