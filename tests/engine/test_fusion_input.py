@@ -1,0 +1,42 @@
+"""What the UNet is fed: the context image and the classical inputs, by hand."""
+import numpy as np
+
+from fuse_trt.engine.faces import ARCFACE_TEMPLATE_112, alpha_blend, colour_transfer_lab, face_mask
+from fuse_trt.engine.fusion_input import classical_inputs, context_image, face_size
+
+
+def test_the_context_is_the_target_with_the_hole_zeroed_by_hand():
+    target = np.full((2, 3, 3), 200, np.uint8)
+    target[1, 2] = (10, 20, 30)
+    hole = np.array([[1.0, 0.5, 0.0], [0.0, 0.25, 0.0]], np.float32)
+    context = context_image(target, hole)
+    assert context.dtype == np.uint8
+    assert context[:, :, 0].tolist() == [[0, 100, 200], [200, 150, 10]]
+    assert context[1, 2].tolist() == [10, 20, 30]
+
+
+def test_classical_inputs_on_the_template_by_hand():
+    """Landmarks on the 4x template (eyes 4 x 35.5 px apart): face size 2.5 x 142 = 355 px, a
+    feather band of round(0.08 x 355) = 28 px; the hole is the mask grown by it, the context
+    the target zeroed there, the composite the colour-moved source blended by the mask."""
+    landmarks = ARCFACE_TEMPLATE_112 * 4.0
+    assert face_size(landmarks) == np.float32(2.5) * np.linalg.norm(landmarks[0] - landmarks[1])
+    rng = np.random.default_rng(0)
+    target = rng.integers(0, 256, (520, 448, 3), dtype=np.uint8)
+    warped = rng.integers(0, 256, (520, 448, 3), dtype=np.uint8)
+    inputs = classical_inputs(warped, target, landmarks)
+    mask = face_mask((520, 448), landmarks)
+    np.testing.assert_array_equal(inputs.mask, mask)
+    rows, cols = np.nonzero(inputs.hole)
+    mask_rows, mask_cols = np.nonzero(mask > 0)
+    grown = (mask_rows.min() - rows.min(), rows.max() - mask_rows.max(),
+             mask_cols.min() - cols.min(), cols.max() - mask_cols.max())
+    assert all(27 <= g <= 28 for g in grown), grown  # the band, 28 px, on every side
+    np.testing.assert_array_equal(inputs.context[inputs.hole > 0], 0)
+    np.testing.assert_array_equal(inputs.context[inputs.hole == 0], target[inputs.hole == 0])
+    expected = alpha_blend(colour_transfer_lab(warped, target, mask), target, mask)
+    np.testing.assert_array_equal(inputs.composite, expected)
+    assert inputs.support.min() >= 0.0 and inputs.support.max() <= 1.0
+    assert inputs.support[mask >= 1.0].min() > 0.9999 and inputs.support[0, 0] == 0.0
+    without = classical_inputs(warped, target, landmarks, with_context=False)
+    assert without.context is None and without.hole is None
