@@ -40,3 +40,7 @@ def test_classical_inputs_on_the_template_by_hand():
     assert inputs.support[mask >= 1.0].min() > 0.9999 and inputs.support[0, 0] == 0.0
     without = classical_inputs(warped, target, landmarks, with_context=False)
     assert without.context is None and without.hole is None
+    images = inputs.images
+    assert list(images) == ["composite", "mask", "context"]
+    assert images["composite"] is inputs.composite and images["context"] is inputs.context
+    assert list(without.images) == ["composite", "mask"]  # no context: not fed
