@@ -44,3 +44,17 @@ def test_classical_inputs_on_the_template_by_hand():
     assert list(images) == ["composite", "mask", "context"]
     assert images["composite"] is inputs.composite and images["context"] is inputs.context
     assert list(without.images) == ["composite", "mask"]  # no context: not fed
+
+
+def test_a_face_is_prepared_in_its_default_region():
+    from fuse_trt.engine.faces import Face, fusion_region
+    from fuse_trt.engine.fusion_input import prepare_face
+
+    rng = np.random.default_rng(1)
+    frame = rng.integers(0, 256, (400, 400, 3), dtype=np.uint8)
+    face = Face((150.0, 150.0, 100.0, 100.0), ARCFACE_TEMPLATE_112 * (100 / 112) + 150, 0.9)
+    source = rng.integers(0, 256, (112, 112, 3), dtype=np.uint8)
+    prep = prepare_face(frame, face, source, ARCFACE_TEMPLATE_112)
+    assert prep.region == fusion_region(face, (400, 400), context=0.6)
+    assert prep.region.width == prep.region.height in (220, 221)  # ceil(100 x 2.2), in floats
+    np.testing.assert_array_equal(prep.target, prep.region.crop(frame))
