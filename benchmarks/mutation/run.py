@@ -37,7 +37,8 @@ class Target:
 
 
 TARGETS = (
-    Target("tiers", "engine/tiers.py", "fuse_trt.engine.tiers", ("tests/engine/test_tiers.py",), budget=60),
+    Target("tiers", "engine/tiers.py", "fuse_trt.engine.tiers", ("tests/engine/test_tiers.py",),
+           budget=60),
     Target("align", "engine/faces/align.py", "fuse_trt.engine.faces.align",
            ("tests/engine/faces/test_align.py",)),
     Target("mask", "engine/faces/mask.py", "fuse_trt.engine.faces.mask",
