@@ -58,3 +58,4 @@ def test_a_face_is_prepared_in_its_default_region():
     assert prep.region == fusion_region(face, (400, 400), context=0.6)
     assert prep.region.width == prep.region.height in (220, 221)  # ceil(100 x 2.2), in floats
     np.testing.assert_array_equal(prep.target, prep.region.crop(frame))
+    assert prep.context is not None and not prep.bgr  # by default: the UNet's context, RGB
