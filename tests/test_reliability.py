@@ -116,7 +116,10 @@ def test_wide_dilation_stays_within_its_scale_of_the_exact_disc():
     for pixels in (5, EXACT_DILATION_PIXELS, 150):
         grown = dilate_mask(mask, pixels) > 0
         factor = max(1, pixels // EXACT_DILATION_PIXELS)
-        assert grown[distance <= pixels - factor].all() and not grown[distance > pixels + factor].any()
+        # a reduced-scale cell the mask touches at all counts as inside (a small mask is never
+        # lost), which may add up to one more cell outside
+        assert grown[distance <= pixels - factor].all()
+        assert not grown[distance > pixels + 2 * factor].any()
         if factor == 1:
             np.testing.assert_array_equal(grown, distance <= pixels)
 

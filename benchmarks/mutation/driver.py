@@ -220,11 +220,13 @@ class _CheckoutFinder(importlib.abc.MetaPathFinder):
 
 
 def run_tests_forked(tests: list[str], fullname: str | None, path: Path | None,
-                     index: int | None, timeout: float, root: Path) -> tuple[str, float]:
+                     index: int | None, timeout: float, root: Path,
+                     source: str | None = None) -> tuple[str, float]:
     """Run pytest on ``tests`` from ``root`` in a forked child (mutant ``index`` served if given).
 
     ``path`` is the mutated module's file (under ``root``); a ``root`` other than the
-    installed checkout is imported from instead of it.
+    installed checkout is imported from instead of it. ``source`` (instead of ``index``): a
+    hand-made mutant's whole text, served as ``fullname``.
 
     Returns ("survived" | "killed" | "timeout" | "error", seconds).
     """
@@ -239,14 +241,21 @@ def run_tests_forked(tests: list[str], fullname: str | None, path: Path | None,
             os.chdir(root)
             if root.resolve() != INSTALLED_ROOT:
                 sys.meta_path.insert(0, _CheckoutFinder(root))
-            if index is not None:
+            if index is not None or source is not None:
                 try:
-                    code = mutant_code(path, index)
+                    code = mutant_code(path, index) if source is None \
+                        else compile(source, str(path), "exec")
                 except SyntaxError:
                     os._exit(3)
                 sys.meta_path.insert(0, _MutantFinder(fullname, path, code))
             import pytest
+            from hypothesis import Phase, settings
 
+            # A mutant is killed by the first failing example: shrinking it (often far longer
+            # than the search) tells the driver nothing, and no example database is kept.
+            settings.register_profile("mutation", database=None,
+                                      phases=(Phase.explicit, Phase.generate))
+            settings.load_profile("mutation")
             code = pytest.main([*tests, "-x", "-q", "-p", "no:cacheprovider", "--no-header",
                                 "-W", "ignore"])
             os._exit(int(code))

@@ -104,7 +104,7 @@ def dilate_mask(mask: np.ndarray, pixels: int) -> np.ndarray:
     # A wide band at 1/factor scale: its edge lands within ``factor`` px of the exact one.
     height, width = inside.shape
     small_size = (max(1, width // factor), max(1, height // factor))
-    small = cv2.resize(inside.view(np.uint8), small_size, interpolation=cv2.INTER_AREA) > 0
+    small = cv2.resize(inside.astype(np.float32), small_size, interpolation=cv2.INTER_AREA) > 0
     band = (_distance_to(small) <= pixels / factor).astype(np.uint8)
     band = cv2.resize(band, (width, height), interpolation=cv2.INTER_NEAREST)
     window = _union(_box(band), box)

@@ -118,3 +118,46 @@ def test_reports_and_configs_are_frozen():
     for value, field in ((report, "tiers"), (report.tiers[0], "psnr_db"), (GateConfig(), "min_psnr_db")):
         with pytest.raises(dataclasses.FrozenInstanceError):
             setattr(value, field, None)
+
+
+def test_the_residual_floor_is_1e_5_inclusive():
+    assert _accuracy(40.0, mean_abs_error=3e-6, mean_residual=1e-5).residual_ratio == \
+        pytest.approx(0.3)  # exactly at the floor: defined
+    assert _accuracy(40.0, mean_abs_error=3e-6, mean_residual=1.5e-5).residual_ratio == \
+        pytest.approx(0.2)
+
+
+def test_report_json_rounds_to_documented_places_by_hand():
+    tier = TierAccuracy("48", 2, 41.23456, 0.12345678, 0.00123456, 0.01)
+    data = tier.to_json()
+    assert (data["psnr_db"], data["max_abs_diff"], data["mean_abs_error"]) == \
+        (41.23, 0.123457, 0.001235)
+    assert (data["mean_residual"], data["residual_ratio"]) == (0.01, 0.1235)  # 0.123456
+    assert (data["tier"], data["samples"]) == ("48", 2)
+
+
+def test_samples_are_counted_per_tier():
+    samples = [SAMPLES[0], SAMPLES[0], SAMPLES[1]]
+    report = _report(ShiftBackend(0.02), ShiftBackend(0.02, error=0.01), samples=samples)
+    assert [(tier.tier, tier.samples) for tier in report.tiers] == [("32", 2), ("48", 1)]
+
+
+def test_a_faint_mask_still_weighs_the_pixels():
+    """A mask summing to 0.5 (one pixel at 0.5) weighs that pixel alone: an error elsewhere
+    does not count. An empty mask would weigh every pixel."""
+    feed = dict(SAMPLES[0].feed)
+    faint = np.zeros_like(feed["mask"])
+    faint[..., 0, 0] = 0.5
+    feed["mask"] = faint
+
+    class ErrorAwayFromTheMask(ShiftBackend):
+        def _infer_impl(self, tier, feed):
+            fused = feed["composite"].copy()
+            fused[..., 5, 5] += 0.1
+            return {"fused": fused}
+
+    report = _report(ShiftBackend(0.0), ErrorAwayFromTheMask(0.0),
+                     samples=[CalibrationSample("synthetic/faint", "32", feed)])
+    [tier] = report.tiers
+    assert tier.mean_abs_error == pytest.approx(0.0, abs=1e-9)
+    assert tier.max_abs_diff == pytest.approx(0.1, rel=1e-5)

@@ -1,10 +1,68 @@
-"""The front end's shortcuts give exactly what the plain formulas give."""
+"""What the UNet is fed: the context image and the classical inputs, by hand, and the front
+end's shortcuts against the plain formulas."""
 import numpy as np
 import pytest
 
-from fuse_trt.engine.faces import ARCFACE_TEMPLATE_112, dilate_mask, face_mask
+from fuse_trt.engine.faces import (ARCFACE_TEMPLATE_112, alpha_blend, colour_transfer_lab,
+                                   dilate_mask, face_mask)
 from fuse_trt.engine.faces.mask import EXACT_DILATION_PIXELS
-from fuse_trt.engine.fusion_input import context_image, grown_masks
+from fuse_trt.engine.fusion_input import classical_inputs, context_image, face_size, grown_masks
+
+
+def test_the_context_is_the_target_with_the_hole_zeroed_by_hand():
+    target = np.full((2, 3, 3), 200, np.uint8)
+    target[1, 2] = (10, 20, 30)
+    hole = np.array([[1.0, 0.5, 0.0], [0.0, 0.25, 0.0]], np.float32)
+    context = context_image(target, hole)
+    assert context.dtype == np.uint8
+    assert context[:, :, 0].tolist() == [[0, 100, 200], [200, 150, 10]]
+    assert context[1, 2].tolist() == [10, 20, 30]
+
+
+def test_classical_inputs_on_the_template_by_hand():
+    """Landmarks on the 4x template (eyes 4 x 35.5 px apart): face size 2.5 x 142 = 355 px, a
+    feather band of round(0.08 x 355) = 28 px; the hole is the mask grown by it, the context
+    the target zeroed there, the composite the colour-moved source blended by the mask."""
+    landmarks = ARCFACE_TEMPLATE_112 * 4.0
+    assert face_size(landmarks) == np.float32(2.5) * np.linalg.norm(landmarks[0] - landmarks[1])
+    rng = np.random.default_rng(0)
+    target = rng.integers(0, 256, (520, 448, 3), dtype=np.uint8)
+    warped = rng.integers(0, 256, (520, 448, 3), dtype=np.uint8)
+    inputs = classical_inputs(warped, target, landmarks)
+    mask = face_mask((520, 448), landmarks)
+    np.testing.assert_array_equal(inputs.mask, mask)
+    rows, cols = np.nonzero(inputs.hole)
+    mask_rows, mask_cols = np.nonzero(mask > 0)
+    grown = (mask_rows.min() - rows.min(), rows.max() - mask_rows.max(),
+             mask_cols.min() - cols.min(), cols.max() - mask_cols.max())
+    assert all(27 <= g <= 28 for g in grown), grown  # the band, 28 px, on every side
+    np.testing.assert_array_equal(inputs.context[inputs.hole > 0], 0)
+    np.testing.assert_array_equal(inputs.context[inputs.hole == 0], target[inputs.hole == 0])
+    expected = alpha_blend(colour_transfer_lab(warped, target, mask), target, mask)
+    np.testing.assert_array_equal(inputs.composite, expected)
+    assert inputs.support.min() >= 0.0 and inputs.support.max() <= 1.0
+    assert inputs.support[mask >= 1.0].min() > 0.9999 and inputs.support[0, 0] == 0.0
+    without = classical_inputs(warped, target, landmarks, with_context=False)
+    assert without.context is None and without.hole is None
+    images = inputs.images
+    assert list(images) == ["composite", "mask", "context"]
+    assert images["composite"] is inputs.composite and images["context"] is inputs.context
+    assert list(without.images) == ["composite", "mask"]  # no context: not fed
+
+
+def test_a_face_is_prepared_in_its_default_region():
+    from fuse_trt.engine.faces import Face, fusion_region
+    from fuse_trt.engine.fusion_input import prepare_face
+
+    rng = np.random.default_rng(1)
+    frame = rng.integers(0, 256, (400, 400, 3), dtype=np.uint8)
+    face = Face((150.0, 150.0, 100.0, 100.0), ARCFACE_TEMPLATE_112 * (100 / 112) + 150, 0.9)
+    source = rng.integers(0, 256, (112, 112, 3), dtype=np.uint8)
+    prep = prepare_face(frame, face, source, ARCFACE_TEMPLATE_112)
+    assert prep.region == fusion_region(face, (400, 400), context=0.6)
+    assert prep.region.width == prep.region.height in (220, 221)  # ceil(100 x 2.2), in floats
+    np.testing.assert_array_equal(prep.target, prep.region.crop(frame))
+    assert prep.context is not None and not prep.bgr  # by default: the UNet's context, RGB
 
 
 def _mask(shape, scale, shift):

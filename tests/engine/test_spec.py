@@ -62,3 +62,35 @@ def test_a_sample_of_the_wrong_size_or_channels_names_the_input():
     bad["mask"] = np.zeros((20, 30, 3), np.float32)
     with pytest.raises(InferenceInputError, match="'mask'"):
         FUSION_SPEC.feed([bad])
+
+
+def test_spec_defaults_descriptions_and_json_round_trip():
+    import dataclasses
+    import json
+
+    from fuse_trt.engine.unet import UNetConfig
+
+    assert FUSION_SPEC.stride == UNetConfig().stride == 16  # the UNet halves H and W 4 times
+    assert FUSION_SPEC.opset == 17  # what TensorRT 8.6 (JetPack 5) parses; README's default
+    vector = IDENTITY_FUSION_SPEC.tensor("identity")
+    assert vector.describe() == "[N, 128] float32"
+    assert FUSION_SPEC.tensor("mask").describe() == "[N, 1, H, W] float32"
+    for frozen in (vector, FUSION_SPEC):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            frozen.name = "x"
+    assert dataclasses.replace(FUSION_SPEC, description="other words") == FUSION_SPEC
+    text = IDENTITY_FUSION_SPEC.dumps()
+    assert list(json.loads(text)) == sorted(json.loads(text))
+    assert ModelSpec.from_json(json.loads(text)) == IDENTITY_FUSION_SPEC
+
+
+def test_the_tier_example_and_io_dtypes():
+    tier = TierTable.from_short_edges((32, 48), stride=16).by_name("48")
+    example = IDENTITY_FUSION_SPEC.tier_example_feed(tier)
+    assert {name: value.shape for name, value in example.items()} == {
+        "composite": (1, 3, 48, 48), "mask": (1, 1, 48, 48), "context": (1, 3, 48, 48),
+        "identity": (1, 128)}
+    half = FUSION_SPEC.with_io_dtypes({"composite": "float16", "fused": "float16"})
+    assert [t.dtype for t in half.inputs] == ["float16", "float32", "float32"]
+    assert [t.dtype for t in half.outputs] == ["float16"]
+    assert [t.dtype for t in FUSION_SPEC.inputs] == ["float32"] * 3  # the original untouched

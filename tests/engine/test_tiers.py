@@ -151,3 +151,39 @@ def test_table_length_and_the_default_batch():
     assert len(DEFAULT_TIERS) == 3 and [t.max_batch for t in DEFAULT_TIERS] == [4, 4, 4]
     tier = TierSpec("x", 32, 0, None, False, (32, 32), (32, 32), (64, 64))
     assert tier.batch_shapes()["max"] == (4, 64, 64)
+
+
+def test_profile_batch_bounds_and_a_hand_made_plan_by_hand():
+    import dataclasses
+
+    from fuse_trt.engine.tiers import TierPlan, TierSpec
+
+    tier = TierSpec("x", 32, 0, None, False, (16, 32), (32, 32), (48, 64), opt_batch=2)
+    assert tier.batch_shapes() == {"min": (1, 16, 32), "opt": (2, 32, 32), "max": (4, 48, 64)}
+    assert tier.batch_shapes(3)["max"] == (3, 48, 64)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        tier.max_batch = 8
+    plan = TierPlan(tier, (2, 3), (2, 3), (4, 4))  # not transposed unless said
+    for frozen, field in ((plan, "transposed"), (DEFAULT_TIERS, "stride")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(frozen, field, 1)
+    image = np.array([[1, 2, 3], [4, 5, 6]], np.uint8)
+    np.testing.assert_array_equal(plan.apply(image), [[1, 2, 3, 3], [4, 5, 6, 6],
+                                                      [4, 5, 6, 6], [1, 2, 3, 3]])
+
+
+def test_lookups_by_name_and_the_first_tier_limit():
+    assert DEFAULT_TIERS.names() == ["512", "768", "1024"]
+    assert DEFAULT_TIERS.by_name(768).short_edge == 768
+    assert DEFAULT_TIERS.by_name("1024").name == "1024"
+    with pytest.raises(KeyError, match="no tier '640'"):
+        DEFAULT_TIERS.by_name("640")
+    assert DEFAULT_TIERS.first_tier_limit == 511  # short edges below 512 land in the first
+    assert TierTable.from_short_edges((512,)).first_tier_limit == 512  # a lone tier: its own
+    assert [t.max_batch for t in TierTable.from_short_edges((512,), max_batch=1)] == [1]
+
+
+def test_an_edge_that_scales_below_one_pixel_keeps_one():
+    # 1x3000 into the 512 face tier: scale 512 / 3000 makes the short edge 0.17 px -> 1
+    plan = DEFAULT_TIERS.plan(1, 3000)
+    assert (plan.scaled_shape, plan.planned_shape) == ((1, 512), (512, 512))

@@ -108,3 +108,29 @@ def test_yaw_of_eyes_just_above_the_collapse_threshold_is_measured():
                                      [9.0, 14.0], [11.0, 14.0]])
     assert yaw_ratio(eyes_apart(1.5e-6)) == pytest.approx(0.0, abs=1e-6)
     assert yaw_ratio(eyes_apart(0.5e-6)) == 1.0
+
+
+def test_eyes_exactly_1e_6_apart_are_still_measured():
+    # eyes at 0 and 1e-6 (norm exactly 1e-6), nose a quarter of the distance off the bisector:
+    # r = 0.25e-6 / 0.5e-6 = 0.5, yaw = 0.5 / sqrt(1.25)
+    landmarks = np.array([[0.0, 0.0], [1e-6, 0.0], [0.75e-6, 2.0], [0.0, 3.0], [1e-6, 3.0]])
+    assert yaw_ratio(landmarks) == pytest.approx(0.5 / np.sqrt(1.25), rel=1e-6)
+
+
+@pytest.mark.parametrize(("scale", "aligns"), [(1.2e-6, True), (0.9e-6, False)])
+def test_the_degenerate_bound_is_a_determinant_of_1e_12(scale, aligns):
+    """A similarity's determinant is its scale squared: 1.44e-12 aligns, 0.81e-12 does not."""
+    if aligns:
+        matrix = similarity_transform(ARCFACE_TEMPLATE_112, ARCFACE_TEMPLATE_112 * scale)
+        assert np.linalg.det(matrix[:, :2]) == pytest.approx(scale ** 2, rel=1e-3)
+    else:
+        with pytest.raises(NoFaceError, match="degenerate"):
+            similarity_transform(ARCFACE_TEMPLATE_112, ARCFACE_TEMPLATE_112 * scale)
+
+
+def test_inverting_a_known_similarity_by_hand():
+    from fuse_trt.engine.faces.align import invert_transform
+
+    inverse = invert_transform(np.array([[2.0, 0.0, 10.0], [0.0, 2.0, 20.0]]))
+    np.testing.assert_allclose(inverse, [[0.5, 0.0, -5.0], [0.0, 0.5, -10.0]])
+    assert inverse.dtype == np.float64

@@ -90,3 +90,121 @@ def test_seamless_clone_with_empty_mask_returns_target(fusion_inputs):
     warped, target, _ = fusion_inputs
     out = seamless_clone(warped, target, np.zeros(target.shape[:2], np.float32))
     assert np.array_equal(out, target) and out is not target
+
+
+def reference_colour_transfer(source, target, mask, step=1):
+    """Reinhard's LAB transfer written out a second way: the box from np.nonzero, weighted
+    moments as explicit sums over every ``step``-th row and column, gain in [0, 4] with a
+    source std floor of 1 LAB unit."""
+    rows, cols = np.nonzero(mask > 0)
+    box = slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1)
+
+    def lab(image):
+        return cv2.cvtColor(image[box].astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+
+    weights = mask[box].astype(np.float64)[::step, ::step, None]
+
+    def moments(values):
+        values = values[::step, ::step].astype(np.float64)
+        mean = (values * weights).sum((0, 1)) / weights.sum()
+        return mean, np.sqrt((((values - mean) ** 2) * weights).sum((0, 1)) / weights.sum())
+
+    source_lab = lab(source)
+    (source_mean, source_std), (target_mean, target_std) = moments(source_lab), moments(lab(target))
+    gain = np.minimum(target_std / np.maximum(source_std, 1.0), 4.0)
+    moved = (source_lab - source_mean.astype(np.float32)) * gain.astype(np.float32) \
+        + target_mean.astype(np.float32)
+    rgb = cv2.cvtColor(moved, cv2.COLOR_LAB2RGB) * 255.0
+    out = source.copy()
+    out[box] = np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
+    return out, rgb
+
+
+def test_colour_transfer_matches_a_second_implementation_with_clipped_colours(fusion_inputs):
+    warped, grace, mask = fusion_inputs
+    stretched = np.clip((grace.astype(int) - 128) * 3 + 128, 0, 255).astype(np.uint8)
+    expected, unclipped = reference_colour_transfer(warped, stretched, mask)
+    # OpenCV saturates LAB -> RGB to 0..1 itself; black pixels must stay exactly black
+    assert (unclipped == 0).sum() > 100
+    moved = colour_transfer_lab(warped, stretched, mask)
+    assert np.abs(moved.astype(int) - expected).max() <= 1
+    assert (moved[expected == 0] == 0).all()
+    assert (moved != expected).mean() < 0.001
+    rows, cols = np.nonzero(mask > 0)  # outside the mask's box: the source, unchanged
+    outside = np.ones(mask.shape, bool)
+    outside[rows.min():rows.max() + 1, cols.min():cols.max() + 1] = False
+    assert outside.any() and np.array_equal(moved[outside], warped[outside])
+
+
+@pytest.mark.parametrize(("source_levels", "target_levels"), [
+    ((118, 124), (60, 200)),  # target std >> 4 x source std: the gain is capped at 4
+    ((120, 122), (125, 131)),  # source std below 1 LAB unit: the floor sets the gain
+])
+def test_colour_transfer_gain_is_capped_and_the_source_std_floored(source_levels,
+                                                                   target_levels):
+    """Grey stripes: the moved stripes' L contrast is the capped/floored gain times the source's."""
+    def stripes(low, high):
+        image = np.full((40, 30, 3), low, np.uint8)
+        image[::2] = high
+        return image
+
+    source, target = stripes(*source_levels), stripes(*target_levels)
+    mask = np.zeros((40, 30), np.float32)
+    mask[5:35, 5:25] = 1.0
+    expected, _ = reference_colour_transfer(source, target, mask)
+    moved = colour_transfer_lab(source, target, mask)
+    assert np.abs(moved.astype(int) - expected).max() <= 1
+    lightness = cv2.cvtColor(moved.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)[5:35, 5:25, 0]
+    source_l = cv2.cvtColor(source.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)[5:35, 5:25, 0]
+    contrast = np.ptp(lightness[:2, 0]) / np.ptp(source_l[:2, 0])
+    target_l = cv2.cvtColor(target.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)[:2, 0, 0]
+    wanted = min(np.ptp(target_l) / 2 / max(np.ptp(source_l[:2, 0]) / 2, 1.0), 4.0)
+    assert contrast == pytest.approx(wanted, rel=0.2)
+
+
+def test_large_face_statistics_come_from_every_second_pixel():
+    """A 1100x1000 box holds over 2**20 pixels: the moments are taken on every second row and
+    column. The source's even rows and columns are darker, so the sample changes the result."""
+    rng = np.random.default_rng(3)
+    source = rng.integers(100, 160, (1100, 1000, 3), dtype=np.uint8)
+    source[::2, ::2] -= 40
+    target = rng.integers(40, 220, (1100, 1000, 3), dtype=np.uint8)
+    mask = np.ones((1100, 1000), np.float32)
+    moved = colour_transfer_lab(source, target, mask)
+    sampled, _ = reference_colour_transfer(source, target, mask, step=2)
+    every, _ = reference_colour_transfer(source, target, mask, step=1)
+    assert np.abs(sampled.astype(int) - every).max() > 3
+    assert np.abs(moved.astype(int) - sampled).max() <= 1
+
+
+def test_an_empty_mask_gives_a_copy_and_one_pixel_is_enough():
+    source = np.full((6, 7, 3), 200, np.uint8)
+    target = np.full((6, 7, 3), 50, np.uint8)
+    empty = np.zeros((6, 7), np.float32)
+    for function, unchanged in ((colour_transfer_lab, source), (alpha_blend, target)):
+        out = function(source, target, empty)
+        assert np.array_equal(out, unchanged) and not np.shares_memory(out, unchanged)
+    dot = empty.copy()
+    dot[2, 3] = 0.5
+    blended = alpha_blend(source, target, dot)
+    assert blended[2, 3].tolist() == [125, 125, 125]  # 50 + 0.5 x 150
+    assert (blended != target).any(axis=2).sum() == 1
+    moved = colour_transfer_lab(source, target, dot)  # a one-pixel box: the target's colour
+    assert np.abs(moved[2, 3].astype(int) - 50).max() <= 1
+    assert (moved != source).any(axis=2).sum() == 1
+
+
+def test_alpha_blend_leaves_both_inputs_alone_and_reaches_black():
+    foreground = np.zeros((3, 4, 3), np.uint8)
+    background = np.full((3, 4, 3), 90, np.uint8)
+    alpha = np.ones((3, 4), np.float32)
+    out = alpha_blend(foreground, background, alpha)
+    assert out.tolist() == np.zeros((3, 4, 3), int).tolist()
+    assert (background == 90).all() and (foreground == 0).all()
+
+
+def test_a_mask_of_exactly_one_half_pastes_nothing(fusion_inputs):
+    warped, target, _ = fusion_inputs
+    half = np.full(target.shape[:2], 0.5, np.float32)
+    assert np.array_equal(naive_paste(warped, target, half), target)
+    assert np.array_equal(seamless_clone(warped, target, half), target)

@@ -102,3 +102,102 @@ def test_the_mask_fades_out_inside_the_template_ellipse_by_hand():
     shrunk = 1.0 - 2.5 * 0.08 * 37.0 / 37.0  # semi-axes scaled by 1 - margin / short axis
     ring = np.abs(radius - shrunk) < 0.005
     assert ring.sum() > 50 and np.abs(mask[ring] - 0.5).max() < 0.1
+
+
+def _disc(height=90, width=150):
+    image = np.zeros((height, width), np.float32)
+    cv2.circle(image, (width // 3, height // 2), 20, 1.0, -1)
+    return image
+
+
+def test_a_blur_up_to_the_exact_sigma_is_opencvs_own():
+    from fuse_trt.engine.faces.mask import EXACT_BLUR_SIGMA, gaussian_blur
+
+    image = _disc()
+    for sigma in (1.5, EXACT_BLUR_SIGMA):
+        exact = cv2.GaussianBlur(image, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
+        np.testing.assert_array_equal(gaussian_blur(image, sigma), exact)
+
+
+def test_a_wide_blur_runs_at_the_documented_reduced_scale_by_hand():
+    """sigma 12 on 90x150: scale factor 12 / 6 x 1.5 = 3, so a 50x30 image blurred with
+    sigma 12 x 50 / 150 = 4 px (4 px of the small image), then resized back bicubically;
+    it stays within 0.01 of the exact blur."""
+    from fuse_trt.engine.faces.mask import gaussian_blur
+
+    image = _disc()
+    small = cv2.resize(image, (50, 30), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), 4.0, borderType=cv2.BORDER_REPLICATE)
+    by_hand = cv2.resize(small, (150, 90), interpolation=cv2.INTER_CUBIC)
+    blurred = gaussian_blur(image, 12.0)
+    np.testing.assert_allclose(blurred, by_hand, atol=1e-6)
+    exact = cv2.GaussianBlur(image, (0, 0), 12.0, borderType=cv2.BORDER_REPLICATE)
+    assert np.abs(blurred - exact).max() < 0.01
+
+
+def test_a_blur_wider_than_a_tiny_image_averages_it():
+    """2x3 at sigma 30: the reduced image is a single pixel, the area mean, resized back."""
+    from fuse_trt.engine.faces.mask import gaussian_blur
+
+    tiny = np.array([[0.0, 0.3, 0.6], [0.9, 0.2, 0.4]], np.float32)
+    np.testing.assert_allclose(gaussian_blur(tiny, 30.0), np.full((2, 3), tiny.mean()),
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("pixels", [0, -2])
+def test_no_growth_asked_gives_the_binary_mask(pixels):
+    soft = np.zeros((9, 9), np.float32)
+    soft[3:6, 4] = (0.1, 0.7, 1.0)
+    np.testing.assert_array_equal(dilate_mask(soft, pixels), (soft > 0).astype(np.float32))
+    assert not dilate_mask(np.zeros((9, 9), np.float32), 3).any()
+
+
+def test_seam_band_values_by_hand():
+    # 4 m (1 - m): 0 at 0 and 1, 0.36 at 0.1 and 0.9, 1 at 0.5; 0 outside [0, 1]
+    mask = np.array([[0.0, 0.1, 0.5, 0.9, 1.0, 1.2, -0.3]], np.float32)
+    np.testing.assert_allclose(seam_band(mask), [[0.0, 0.36, 1.0, 0.36, 0.0, 0.0, 0.0]],
+                               atol=1e-6)
+
+
+def test_a_wide_dilation_lands_within_its_scale_factor_of_the_exact_disc():
+    """64 px runs at 1/2 scale: a disc of radius 20 grows to radius 84 give or take 2 px
+    (plus one for the disc's own pixel edge)."""
+    rows, cols = np.mgrid[0:301, 0:301]
+    distance = np.hypot(rows - 150, cols - 150)
+    disc = (distance <= 20).astype(np.float32) * 0.4
+    grown = dilate_mask(disc, 64)
+    assert set(np.unique(grown)) == {0.0, 1.0} and grown.shape == disc.shape
+    assert grown[distance <= 84 - 3].all() and not grown[distance > 84 + 3].any()
+
+
+def test_a_wide_dilation_keeps_a_mask_smaller_than_its_scale_factor():
+    """A one-pixel mask grown by 64 px (the 1/2-scale path) is a disc of radius 64 +- 3 (the
+    factor and the small grid's pixel), as 63 px (exact) gives; averaging it away at the small
+    scale (a uint8 area mean of 1/4 rounds to 0) left the single pixel."""
+    point = np.zeros((301, 301), np.float32)
+    point[150, 150] = 1.0
+    rows, cols = np.mgrid[0:301, 0:301]
+    distance = np.hypot(rows - 150, cols - 150)
+    grown = dilate_mask(point, 64)
+    assert grown[distance <= 64 - 3].all() and not grown[distance > 64 + 3].any()
+
+
+@pytest.mark.parametrize("feather", [0.0, 0.45 / 37.0])
+def test_a_mask_on_the_template_is_the_documented_polygon_fill_by_hand(feather):
+    """Landmarks on the template itself (an identity transform): the mask is the 96-point
+    ellipse (centre (56, 70), semi-axes (37, 45), angles 2 pi k / 96) shrunk by 2.5 sigma,
+    filled anti-aliased at 4 subpixel bits, blurred when sigma reaches 0.3 px (0.45 px here)
+    and snapped by (m - 1e-3) / (1 - 2e-3)."""
+    sigma = feather * 37.0
+    angles = 2.0 * np.pi * np.arange(96) / 96
+    shrink = 1.0 - 2.5 * sigma / 37.0
+    polygon = np.stack([56.0 + 37.0 * shrink * np.cos(angles),
+                        70.0 + 45.0 * shrink * np.sin(angles)], axis=1)
+    fill = np.zeros((112, 112), np.float32)
+    cv2.fillPoly(fill, [np.round(polygon * 16).astype(np.int32)], 1.0, lineType=cv2.LINE_AA,
+                 shift=4)
+    if sigma:
+        fill = cv2.GaussianBlur(fill, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
+    expected = np.clip((fill - 1e-3) / (1.0 - 2e-3), 0.0, 1.0)
+    mask = face_mask((112, 112), ARCFACE_TEMPLATE_112, feather=feather)
+    np.testing.assert_allclose(mask, expected, atol=1e-6)

@@ -69,3 +69,14 @@ def test_shift_matrix_warps_straight_into_the_region(astronaut, grace, astronaut
     local = warp_image(astronaut, region.shift_matrix(matrix), (region.height, region.width))
     assert np.abs(local.astype(int) - region.crop(full)).max() <= 1
     assert matrix[0, 2] == 40.0  # the input is not modified
+
+
+def test_default_context_grows_the_long_side_by_0_6_each_way_by_hand():
+    # side = ceil(20 x (1 + 2 x 0.6)) = 44 around the box centre (50, 45): floor(50 - 22) = 28
+    region = fusion_region(_face(40.0, 40.0, 20.0, 10.0), (200, 200))
+    assert (region.x0, region.y0, region.x1, region.y1) == (28, 23, 72, 67)
+
+
+def test_a_box_of_no_size_still_gets_one_pixel():
+    region = fusion_region(_face(10.0, 10.0, 0.0, 0.0), (100, 100), context=0.6)
+    assert (region.x0, region.y0, region.x1, region.y1) == (9, 9, 10, 10)  # floor(10 - 0.5)

@@ -50,7 +50,8 @@ def test_another_precision_is_refused(trt10, tiers, tmp_path):
 def test_a_plan_tensorrt_cannot_deserialize_is_refused(trt10, tiers, tmp_path):
     plan = build_plan(tmp_path, FUSION_SPEC, tiers)
     plan.write_bytes(b"not a plan")
-    assert_refused(plan, tiers, trt10.gpu, "could not deserialize .*rebuild it with")
+    assert_refused(plan, tiers, trt10.gpu, "could not deserialize .*rebuild it with: fuse-trt "
+                                           "build --backend tensorrt --precision fp32 -o ")
 
 
 def test_a_missing_sidecar_is_refused(trt10, tiers, tmp_path):
@@ -71,3 +72,24 @@ def test_a_profile_narrower_than_its_tier_is_refused(trt10, tiers, tmp_path):
                                            r"needs \(1, 3, 32, 32\)\.\.\(4, 3, 32, 64\)")
     with TensorRTBackend(plan, FUSION_SPEC, narrow, "fp32") as backend:
         assert backend.memory().io_buffer_bytes > 0
+
+
+def test_a_plan_built_from_another_onnx_is_refused_as_stale(trt10, tiers, tmp_path):
+    plan = build_plan(tmp_path, FUSION_SPEC, tiers)
+    with pytest.raises(PlanMismatchError, match="the plan is stale. Rebuild it with: fuse-trt"):
+        TensorRTBackend(plan, FUSION_SPEC, tiers, "fp32", model_onnx_sha256="00" * 32).activate()
+    assert trt10.gpu.retained == 0 and trt10.gpu.allocations == {}
+
+
+def test_profile_coverage_and_the_first_tiers_plan_by_hand(tiers):
+    from pathlib import Path
+
+    from fuse_trt.runtime.tensorrt_backend import _covers
+
+    assert _covers((1, 3, 32, 32), (4, 3, 64, 64), (1, 3, 32, 32), (4, 3, 64, 64))
+    assert not _covers((1, 3, 32, 32), (4, 3, 64, 64), (1, 3, 32, 32), (4, 3, 64))  # ranks
+    assert not _covers((1, 3, 32), (4, 3, 64, 64), (1, 3, 32, 32), (4, 3, 64, 64))
+    assert not _covers((1, 3, 32, 32), (2, 3, 64, 64), (1, 3, 32, 32), (4, 3, 64, 64))
+    routes = {"32": Path("gpu.plan"), "48": Path("dla.plan"), "64": Path("dla.plan")}
+    backend = TensorRTBackend(routes, FUSION_SPEC, tiers, "fp32")
+    assert backend.plan_path == Path("gpu.plan") and backend.plan_routes == routes

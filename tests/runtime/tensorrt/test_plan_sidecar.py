@@ -5,8 +5,9 @@ import pytest
 
 from fuse_trt.engine.errors import PlanMismatchError
 from fuse_trt.runtime.cuda_memory import GpuInfo
-from fuse_trt.runtime.plan_sidecar import (PlanSidecar, check_plan_runs_here, plan_file_name,
-                                           sidecar_path)
+from fuse_trt.runtime.plan_sidecar import (PlanSidecar, check_plan_matches_model,
+                                           check_plan_runs_here, plan_file_name,
+                                           rebuild_command, sidecar_path)
 
 ORIN = GpuInfo(0, "Orin (nvgpu)", (8, 7), "12.2.0", "12.2")
 RTX = GpuInfo(0, "NVIDIA GeForce RTX 4090", (8, 9), "12.4.0", "12.4")
@@ -75,3 +76,49 @@ def test_the_sidecar_file_is_sorted_json_and_frozen(tmp_path):
     assert keys == sorted(keys) and text.endswith("}\n")
     with pytest.raises(dataclasses.FrozenInstanceError):
         sidecar().precision = "fp32"
+
+
+def test_a_sidecar_written_before_the_optional_fields_reads_with_their_defaults(tmp_path):
+    """Schema 1 as an older build wrote it: only the required fields, by hand."""
+    import json
+
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps({
+        "model": "fusion-unet", "precision": "fp16", "tensorrt_version": "8.6.1",
+        "gpu_name": "Orin (nvgpu)", "compute_capability": [8, 7], "cuda_version": "11.4",
+        "driver_version": "11.4", "onnx_file": "model.onnx", "onnx_sha256": "cd" * 32,
+        "profiles": {"512": {"index": 0, "inputs": {}}}}))
+    old = PlanSidecar.read(path)
+    assert (old.strongly_typed, old.hardware_compat, old.version_compatible, old.dla_core,
+            old.source_onnx_sha256, old.schema) == (False, False, False, None, None, 1)
+    assert json.loads(sidecar().write(tmp_path / "new.json").read_text())["schema"] == 1
+
+
+def test_the_same_tensorrt_version_runs_a_version_compatible_plan():
+    check_plan_runs_here(sidecar(version_compatible=True), Path("p.plan"), "10.3.0", ORIN, "fp16")
+
+
+def test_rebuild_commands_name_dla_only_with_a_core_and_tiers():
+    base = "fuse-trt build --backend tensorrt --precision int8 -o b"
+    assert rebuild_command("int8", Path("b")) == base
+    assert rebuild_command("int8", Path("b"), None, ("512",)) == base
+    assert rebuild_command("int8", Path("b"), 1, ()) == base
+    assert rebuild_command("int8", Path("b"), 0, ("512", "768")) == \
+        base + " --dla-core 0 --dla-tiers 512,768"
+
+
+def test_a_plan_is_checked_against_the_onnx_it_was_converted_from():
+    """An FP16-I/O plan parsed a converted ONNX (onnx_sha256) made from the bundle's model.onnx
+    (source_onnx_sha256): the bundle's hash must equal the source's; without a source, the
+    parsed file's."""
+    converted = sidecar(onnx_sha256="aa" * 32, source_onnx_sha256="bb" * 32)
+    check_plan_matches_model(converted, Path("b/p.plan"), "bb" * 32, "fp16")
+    check_plan_matches_model(converted, Path("b/p.plan"), None, "fp16")  # nothing to compare
+    with pytest.raises(PlanMismatchError, match="sha256 bbbbbbbbbbbb, the bundle's model.onnx "
+                                                "is aaaaaaaaaaaa: the plan is stale"):
+        check_plan_matches_model(converted, Path("b/p.plan"), "aa" * 32, "fp16")
+    parsed_itself = sidecar(onnx_sha256="cc" * 32)
+    check_plan_matches_model(parsed_itself, Path("b/p.plan"), "cc" * 32, "fp16")
+    with pytest.raises(PlanMismatchError, match="sha256 cccccccccccc, .*Rebuild it "
+                                                "with: fuse-trt build --backend tensorrt"):
+        check_plan_matches_model(parsed_itself, Path("b/p.plan"), "dd" * 32, "fp16")
