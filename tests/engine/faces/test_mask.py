@@ -182,6 +182,21 @@ def test_a_wide_dilation_keeps_a_mask_smaller_than_its_scale_factor():
     assert grown[distance <= 64 - 3].all() and not grown[distance > 64 + 3].any()
 
 
+@pytest.mark.parametrize(("centre", "axes", "shape_hw"), [((330, 90), (40, 10), (260, 420)),
+                                                           ((70, 300), (8, 35), (420, 260))])
+def test_a_wide_dilation_of_a_long_mask_off_centre(centre, axes, shape_hw):
+    """A long ellipse off the centre of a long image, grown by 64 px (1/2 scale): every pixel
+    within 64 - 2 px of it (OpenCV's exact distance transform) is in, none beyond 64 + 2 x 2
+    (a small-grid cell the mask touches counts as inside), and the mask itself stays."""
+    mask = np.zeros(shape_hw, np.uint8)
+    cv2.ellipse(mask, centre, axes, 0, 0, 360, 1, -1)
+    distance = cv2.distanceTransform((mask == 0).astype(np.uint8), cv2.DIST_L2,
+                                     cv2.DIST_MASK_PRECISE)
+    grown = dilate_mask(mask.astype(np.float32), 64)
+    assert grown[distance <= 64 - 2].all() and not grown[distance > 64 + 4].any()
+    assert grown[mask > 0].all()
+
+
 @pytest.mark.parametrize("feather", [0.0, 0.45 / 37.0])
 def test_a_mask_on_the_template_is_the_documented_polygon_fill_by_hand(feather):
     """Landmarks on the template itself (an identity transform): the mask is the 96-point
