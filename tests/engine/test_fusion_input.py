@@ -74,7 +74,8 @@ def _mask(shape, scale, shift):
     ((300, 280), 2.0, (30, 20), (5, 10)),
     ((200, 200), 3.0, (-90, 60), (13, 26)),  # the face runs off the left and bottom edges
     ((120, 160), 0.5, (100, 70), (1, 31)),  # near the right edge
-    ((256, 256), 2.0, (10, 10), (12, EXACT_DILATION_PIXELS + 8)),  # one reduced-scale band
+    ((256, 256), 2.0, (10, 10), (12, EXACT_DILATION_PIXELS + 8)),  # still exact (factor 1)
+    ((400, 400), 2.0, (90, 90), (20, 2 * EXACT_DILATION_PIXELS + 6)),  # a 1/2-scale band
 ])
 def test_grown_masks_equal_dilate_mask(shape, scale, shift, pixels):
     mask = _mask(shape, scale, shift)
@@ -100,3 +101,20 @@ def test_context_image_equals_the_float_formula():
         got = context_image(target, hole)
         assert got.dtype == np.uint8 and np.array_equal(got, expected)
     assert 0 < binary.mean() < 1 and ((soft > 0) & (soft < 1)).any()
+
+
+def test_paste_blends_by_ratio_times_support_by_hand():
+    """Support 0.5 everywhere, a result of 200 onto black: ratio 1 pastes 100, ratio 0.5 pastes
+    0.5 x 0.5 x 200 = 50."""
+    from fuse_trt.engine.faces import Region
+    from fuse_trt.engine.fusion_input import FacePrep
+
+    region = Region(1, 1, 5, 4)  # 4 wide, 3 high
+    crop = np.zeros((3, 4, 3), np.uint8)
+    prep = FacePrep(region=region, target=crop, composite=crop, mask=np.zeros((3, 4), np.float32),
+                    context=None, support=np.full((3, 4), 0.5, np.float32),
+                    result=np.full((3, 4, 3), 200, np.uint8))
+    for ratio, expected in ((1.0, 100), (0.5, 50)):
+        frame = np.zeros((6, 7, 3), np.uint8)
+        prep.paste_into(frame, ratio)
+        assert (frame[1:4, 1:5] == expected).all() and frame.sum() == expected * 3 * 4 * 3

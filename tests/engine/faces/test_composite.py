@@ -208,3 +208,28 @@ def test_a_mask_of_exactly_one_half_pastes_nothing(fusion_inputs):
     half = np.full(target.shape[:2], 0.5, np.float32)
     assert np.array_equal(naive_paste(warped, target, half), target)
     assert np.array_equal(seamless_clone(warped, target, half), target)
+
+
+def test_a_checkerboard_is_moved_by_every_pixel_of_a_small_mask():
+    """Grey checkerboards 0/200 onto 100/140 in the same pattern: two equally weighted levels
+    per channel, so matching mean and std sends the source's levels exactly onto the target's
+    (L), and the chroma (0 in both, std floored) stays 0. Statistics from every second pixel
+    would see one level only."""
+    source = np.zeros((8, 8, 3), np.uint8)
+    target = np.full((8, 8, 3), 100, np.uint8)
+    for image, level in ((source, 200), (target, 140)):
+        image[::2, ::2] = level
+        image[1::2, 1::2] = level
+    moved = colour_transfer_lab(source, target, np.ones((8, 8), np.float32))
+    assert np.abs(moved.astype(int) - target).max() <= 1
+
+
+def test_colours_pushed_past_white_are_clipped_to_white():
+    """A mid-grey noisy source moved onto a near-white target: LAB -> RGB lands above 1.0 for
+    many pixels, which must be 255, never wrap around to dark values."""
+    rng = np.random.default_rng(0)
+    source = rng.integers(60, 200, (40, 40, 3)).astype(np.uint8)
+    target = np.full((40, 40, 3), 250, np.uint8)
+    target[::2] = 235
+    moved = colour_transfer_lab(source, target, np.ones((40, 40), np.float32))
+    assert moved.min() >= 200 and (moved == 255).sum() > 100
