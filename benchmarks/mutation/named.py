@@ -68,8 +68,9 @@ NAMED = (
           ("tests/test_api.py::test_largest_picks_the_bigger_of_two_faces_of_different_sizes",),
           "\"largest face\" returns the smallest (faces are ordered largest first at detection)"),
     Named("paste-shift", "engine/faces/paste.py", "fuse_trt.engine.faces.paste",
-          "window = region.crop(frame)",
-          "window = frame[region.y0 + 1:region.y1 + 1, region.x0:region.x1]",
+          "alpha_blend(crop_result, region.crop(frame), alpha, in_place=True)",
+          "alpha_blend(crop_result, frame[region.y0 + 1:region.y1 + 1, region.x0:region.x1], "
+          "alpha, in_place=True)",
           ("tests/engine/faces/test_paste.py::"
            "test_a_gradient_crop_lands_pixel_for_pixel_in_its_window",),
           "a paste window shifted by one pixel"),

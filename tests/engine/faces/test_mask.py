@@ -220,9 +220,10 @@ def test_a_mask_on_the_template_is_the_documented_polygon_fill_by_hand(feather):
 
 @pytest.mark.parametrize("corner", [(0, 0), (-1, -1)])
 def test_an_exact_dilation_at_the_image_corner_reaches_the_edge_rows(corner):
-    """A mask touching the first (or last) row and column, grown by 6 px: the exact disc, OpenCV's
-    distance transform over the whole image, edge rows and columns included."""
-    mask = np.zeros((40, 50), np.float32)
+    """A mask touching the first (or last) row and column of a tall image, grown by 6 px: the
+    exact disc, OpenCV's distance transform over the whole image, edge rows and columns
+    included."""
+    mask = np.zeros((50, 40), np.float32)
     mask[corner] = 1.0
     mask[corner[0] + (1 if corner[0] == 0 else -1), corner[1]] = 1.0
     distance = cv2.distanceTransform((mask == 0).astype(np.uint8), cv2.DIST_L2,
