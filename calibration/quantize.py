@@ -195,14 +195,3 @@ def quantize_with_ranges(fp32_path: Path, out_path: Path, ranges_path: Path,
                         calibration_cache_path=str(ranges_path), extra_options=options)
     log.info("quantized %s -> %s (%s)", fp32_path, out_path, config.describe())
     return Path(out_path)
-
-
-def quantize_qdq(fp32_path: Path, out_path: Path, samples: list[CalibrationSample],
-                 input_names: list[str], config: QuantizeConfig = QuantizeConfig(),
-                 progress: Progress | None = None) -> Path:
-    """Write a QDQ INT8 model of ``fp32_path`` to ``out_path`` (MinMax calibration)."""
-    check_keep_fp(Path(fp32_path), config.keep_fp)
-    with tempfile.TemporaryDirectory(prefix="fuse-trt-ranges.") as scratch:
-        ranges = collect_ranges(fp32_path, Path(scratch) / "ranges.json", samples, input_names,
-                                config, progress)
-        return quantize_with_ranges(fp32_path, out_path, ranges, config)
