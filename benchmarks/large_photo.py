@@ -14,7 +14,7 @@ process per run (spawned, so a run does not inherit the previous one's warm cach
   open       FaceFusion.prepare (bundle, ONNX Runtime session, buffers)
   detect     FaceDetector.detect (resize to 640, YuNet)
   region     crop + BGR/RGB + source warp (prepare_face minus the stages below)
-  mask       face_mask, dilate_mask, gaussian_blur (soft mask, hole, support)
+  mask       face_mask, dilate_mask(s), gaussian_blur (soft mask, hole, support)
   composite  colour_transfer_lab, alpha_blend, context_image
   infer      refine_batch (tier plan, feed, backend.infer, undo)
   paste      FacePrep.paste_into
@@ -117,8 +117,8 @@ def install(clock: StageClock) -> None:
                (api.FaceFusion, "prepare", "open"), (FaceDetector, "detect", "detect"),
                (api, "prepare_face", "region"), (api, "refine_batch", "infer"),
                (fusion_input.FacePrep, "paste_into", "paste")]
-    patches += [(fusion_input, name, "mask") for name in ("face_mask", "dilate_mask",
-                                                          "gaussian_blur")]
+    patches += [(fusion_input, name, "mask")
+                for name in ("face_mask", "dilate_mask", "dilate_masks", "gaussian_blur")]
     patches += [(fusion_input, name, "composite") for name in ("colour_transfer_lab",
                                                                "alpha_blend", "context_image")]
     for owner, name, stage in patches:

@@ -10,7 +10,7 @@ import numpy as np
 
 from fuse_trt.engine.choices import Composite, Region as RegionChoice
 from fuse_trt.engine.faces.composite import row_strips
-from fuse_trt.engine.faces.mask import EXACT_DILATION_PIXELS
+from fuse_trt.engine.faces.mask import dilate_masks
 from fuse_trt.engine.faces import (Face, Region, alpha_blend, colour_transfer_lab,
                                    dilate_mask, face_mask, fusion_region, gaussian_blur,
                                    paste_into,
@@ -29,30 +29,6 @@ def context_image(target: np.ndarray, hole: np.ndarray) -> np.ndarray:
         else:
             context[strip] = (target[strip] * (1.0 - part[:, :, None])).astype(np.uint8)
     return context
-
-
-def grown_masks(mask: np.ndarray, pixels: tuple[int, ...]) -> list[np.ndarray]:
-    """``dilate_mask(mask, p)`` for every ``p`` in ``pixels``, equal to it pixel for pixel.
-
-    Where every ``p`` is below ``EXACT_DILATION_PIXELS`` (exact dilations), one distance
-    transform over the box that can change serves them all, instead of one per dilation
-    over the whole region.
-    """
-    inside = np.asarray(mask) > 0
-    x, y, w, h = cv2.boundingRect(inside.astype(np.uint8))
-    if max(pixels) >= EXACT_DILATION_PIXELS or min(pixels) <= 0 or w == 0:
-        return [dilate_mask(mask, p) for p in pixels]
-    margin = max(pixels) + 1
-    rows = slice(max(y - margin, 0), y + h + margin)
-    cols = slice(max(x - margin, 0), x + w + margin)
-    outside = np.logical_not(inside[rows, cols]).astype(np.uint8)
-    distance = cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    grown = []
-    for p in pixels:
-        full = np.zeros(inside.shape, dtype=np.float32)
-        full[rows, cols] = distance <= p
-        grown.append(full)
-    return grown
 
 
 def fusion_images(composite: np.ndarray, mask: np.ndarray,
@@ -116,7 +92,7 @@ def classical_inputs(warped: np.ndarray, target: np.ndarray, landmarks: np.ndarr
     context for a source face already warped onto ``target``."""
     mask = face_mask(target.shape[:2], landmarks)
     band = max(2, int(round(0.08 * face_size(landmarks))))
-    hole, wide = grown_masks(mask, (band, 2 * band)) if with_context else \
+    hole, wide = dilate_masks(mask, (band, 2 * band)) if with_context else \
         (None, dilate_mask(mask, 2 * band))
     support = gaussian_blur(wide, band / 2)
     context = context_image(target, hole) if with_context else None

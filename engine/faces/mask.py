@@ -12,6 +12,8 @@ with one large face costs about what a small one does per pixel.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
@@ -91,17 +93,41 @@ def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
 def dilate_mask(mask: np.ndarray, pixels: int) -> np.ndarray:
     """Binary float32 mask, 1 wherever ``mask > 0`` (feather band included), grown by
     ``pixels`` (a disc: every pixel within that Euclidean distance of the mask)."""
+    return dilate_masks(mask, (pixels,))[0]
+
+
+def dilate_masks(mask: np.ndarray, pixels: Sequence[int]) -> list[np.ndarray]:
+    """:func:`dilate_mask` by each of ``pixels``; the exact dilations share one distance
+    transform, over the mask's box grown by the widest of them."""
     inside = np.asarray(mask) > 0
     box = _box(inside)
-    if pixels <= 0 or box is None:
-        return inside.astype(np.float32)
-    grown = np.zeros(inside.shape, np.float32)  # pages far from the face are never touched
-    factor = max(1, pixels // EXACT_DILATION_PIXELS)
-    if factor == 1:  # every pixel within ``pixels`` of the mask lies in the box grown by it
-        window = _grown_box(box, pixels + 1, inside.shape)
-        grown[window] = _distance_to(inside[window]) <= pixels
-        return grown
-    # A wide band at 1/factor scale: its edge lands within ``factor`` px of the exact one.
+    exact = [p for p in pixels if 0 < p and _scale_factor(p) == 1]
+    if box is not None and exact:  # every pixel within p of the mask lies in the box grown by p
+        window = _grown_box(box, max(exact) + 1, inside.shape)
+        distance = _distance_to(inside[window])
+    grown_masks = []
+    for p in pixels:
+        if p <= 0 or box is None:
+            grown_masks.append(inside.astype(np.float32))
+            continue
+        grown = np.zeros(inside.shape, np.float32)  # pages far from the face are never touched
+        if _scale_factor(p) == 1:
+            grown[window] = distance <= p
+        else:
+            _dilate_at_reduced_scale(inside, box, p, grown)
+        grown_masks.append(grown)
+    return grown_masks
+
+
+def _scale_factor(pixels: int) -> int:
+    return max(1, pixels // EXACT_DILATION_PIXELS)
+
+
+def _dilate_at_reduced_scale(inside: np.ndarray, box: tuple[int, int, int, int], pixels: int,
+                             grown: np.ndarray) -> None:
+    """A wide band at 1/factor scale into ``grown``: its edge lands within ``factor`` px of the
+    exact one."""
+    factor = _scale_factor(pixels)
     height, width = inside.shape
     small_size = (max(1, width // factor), max(1, height // factor))
     small = cv2.resize(inside.astype(np.float32), small_size, interpolation=cv2.INTER_AREA) > 0
@@ -109,7 +135,6 @@ def dilate_mask(mask: np.ndarray, pixels: int) -> np.ndarray:
     band = cv2.resize(band, (width, height), interpolation=cv2.INTER_NEAREST)
     window = _union(_box(band), box)
     grown[window] = np.maximum(band[window], inside[window])
-    return grown
 
 
 def _box(image: np.ndarray) -> tuple[int, int, int, int] | None:

@@ -5,8 +5,8 @@ import pytest
 
 from fuse_trt.engine.faces import (ARCFACE_TEMPLATE_112, alpha_blend, colour_transfer_lab,
                                    dilate_mask, face_mask)
-from fuse_trt.engine.faces.mask import EXACT_DILATION_PIXELS
-from fuse_trt.engine.fusion_input import classical_inputs, context_image, face_size, grown_masks
+from fuse_trt.engine.faces.mask import EXACT_DILATION_PIXELS, dilate_masks
+from fuse_trt.engine.fusion_input import classical_inputs, context_image, face_size
 
 
 def test_the_context_is_the_target_with_the_hole_zeroed_by_hand():
@@ -77,16 +77,16 @@ def _mask(shape, scale, shift):
     ((256, 256), 2.0, (10, 10), (12, EXACT_DILATION_PIXELS + 8)),  # still exact (factor 1)
     ((400, 400), 2.0, (90, 90), (20, 2 * EXACT_DILATION_PIXELS + 6)),  # a 1/2-scale band
 ])
-def test_grown_masks_equal_dilate_mask(shape, scale, shift, pixels):
+def test_dilate_masks_equal_dilate_mask(shape, scale, shift, pixels):
     mask = _mask(shape, scale, shift)
     assert mask.max() > 0
-    for grown, p in zip(grown_masks(mask, pixels), pixels):
+    for grown, p in zip(dilate_masks(mask, pixels), pixels):
         expected = dilate_mask(mask, p)
         assert grown.dtype == expected.dtype and np.array_equal(grown, expected), p
 
 
-def test_grown_masks_of_an_empty_mask_are_empty():
-    grown = grown_masks(np.zeros((40, 50), np.float32), (3, 6))
+def test_dilate_masks_of_an_empty_mask_are_empty():
+    grown = dilate_masks(np.zeros((40, 50), np.float32), (3, 6))
     assert all(g.dtype == np.float32 and not g.any() for g in grown)
 
 
