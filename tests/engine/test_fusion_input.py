@@ -1,5 +1,6 @@
 """What the UNet is fed: the context image and the classical inputs, by hand, and the front
 end's shortcuts against the plain formulas."""
+import cv2
 import numpy as np
 import pytest
 
@@ -118,3 +119,26 @@ def test_paste_blends_by_ratio_times_support_by_hand():
         frame = np.zeros((6, 7, 3), np.uint8)
         prep.paste_into(frame, ratio)
         assert (frame[1:4, 1:5] == expected).all() and frame.sum() == expected * 3 * 4 * 3
+
+
+@pytest.mark.parametrize("with_context", [True, False])
+def test_the_support_is_the_mask_grown_by_twice_the_band_then_feathered(with_context):
+    """Landmarks on the 4x template: band 28 px (see above), so the support is the mask grown by
+    56 px and blurred with sigma 14: above 0.8 within 56 - 14 px of the mask (OpenCV's exact
+    distance), below 0.2 from 56 + 14 px on."""
+    landmarks = ARCFACE_TEMPLATE_112 * 4.0
+    rng = np.random.default_rng(1)
+    target = rng.integers(0, 256, (640, 560, 3), dtype=np.uint8)
+    inputs = classical_inputs(target, target, landmarks, with_context=with_context)
+    distance = cv2.distanceTransform((inputs.mask <= 0).astype(np.uint8), cv2.DIST_L2,
+                                     cv2.DIST_MASK_PRECISE)
+    assert inputs.support[distance <= 56 - 14].min() > 0.8
+    assert inputs.support[distance >= 56 + 14].max() < 0.2
+
+
+def test_classical_inputs_are_frozen():
+    landmarks = ARCFACE_TEMPLATE_112 * 2.0
+    target = np.zeros((260, 230, 3), np.uint8)
+    inputs = classical_inputs(target, target, landmarks, with_context=False)
+    with pytest.raises(AttributeError):
+        inputs.support = None
