@@ -125,7 +125,7 @@ def test_paste_blends_by_ratio_times_support_by_hand():
 def test_the_support_is_the_mask_grown_by_twice_the_band_then_feathered(with_context):
     """Landmarks on the 4x template: band 28 px (see above), so the support is the mask grown by
     56 px and blurred with sigma 14: above 0.8 within 56 - 14 px of the mask (OpenCV's exact
-    distance), below 0.2 from 56 + 14 px on."""
+    distance), below 0.2 from 56 + 14 px on, and about a normal CDF in between."""
     landmarks = ARCFACE_TEMPLATE_112 * 4.0
     rng = np.random.default_rng(1)
     target = rng.integers(0, 256, (640, 560, 3), dtype=np.uint8)
@@ -134,6 +134,12 @@ def test_the_support_is_the_mask_grown_by_twice_the_band_then_feathered(with_con
                                      cv2.DIST_MASK_PRECISE)
     assert inputs.support[distance <= 56 - 14].min() > 0.8
     assert inputs.support[distance >= 56 + 14].max() < 0.2
+    # the feather's width: 10 px inside and outside the grown edge (0.7 sigma), the blur of an
+    # edge is Phi(+-0.7) ~ 0.76 / 0.24 (a narrower blur would be past 0.8 / below 0.2 there)
+    inside_ring = (distance >= 46) & (distance <= 47)
+    outside_ring = (distance >= 65) & (distance <= 66)
+    assert 0.7 < inputs.support[inside_ring].min() and inputs.support[inside_ring].max() < 0.8
+    assert 0.2 < inputs.support[outside_ring].min() and inputs.support[outside_ring].max() < 0.3
 
 
 def test_classical_inputs_are_frozen():
