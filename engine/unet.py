@@ -115,35 +115,47 @@ def face_frame(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return a.clamp(-_COORD_LIMIT, _COORD_LIMIT), b.clamp(-_COORD_LIMIT, _COORD_LIMIT)
 
 
-def _sector_means(image: torch.Tensor, weight: torch.Tensor, sectors: torch.Tensor) -> torch.Tensor:
-    """Mean of ``image`` under ``weight`` in each direction: [N, C * K], channel-major.
+def _sector_means(images: list[torch.Tensor], weight: torch.Tensor,
+                  sectors: torch.Tensor) -> list[torch.Tensor]:
+    """Mean of each image under ``weight`` in each direction: [N, C * K] each, channel-major.
 
-    Means over the image, not a matrix product (whose sums over H x W overflow float16),
-    one sector at a time: a [N, C, K, H, W] product would hold K times the image and set
-    the activation peak of the whole graph (the memory plan)."""
-    weights = weight * sectors  # [N, K, H, W]
-    means = torch.stack([(image * weights[:, k:k + 1]).mean(dim=(2, 3))
-                         for k in range(weights.shape[1])], dim=2)  # [N, C, K]
-    return (means / weights.mean(dim=(2, 3))[:, None, :].clamp_min(_TINY)).flatten(1)
+    One matrix product per weight for all the images (stacked along channels, with a channel
+    of ones for the weights' own means) and all K sectors, instead of K products and means per
+    image. The weight is scaled by 1 / W first, so the product's sums over H x W stay below
+    H x max |image * weight| (float16 holds them at any tier); their ratios are the means."""
+    ones = torch.ones_like(weight)  # 1 / W as a tensor keeps W dynamic in ONNX
+    inverse_width = 1.0 / ones[:, :, :1].sum(dim=3, keepdim=True)  # [N, 1, 1, 1]
+    weights = weight * inverse_width * sectors  # [N, K, H, W]
+    stack = torch.cat([*images, ones], dim=1)
+    sums = torch.matmul(stack.flatten(2), weights.flatten(2).transpose(1, 2))  # [N, C + 1, K]
+    means = sums[:, :-1] / sums[:, -1:].clamp_min(_TINY)
+    return [part.flatten(1) for part in means.split([image.shape[1] for image in images], 1)]
 
 
 def _std(image: torch.Tensor, weight: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(_weighted_mean((image - _expand(mean)) ** 2, weight) + _EPS)
 
 
-def _seam_mismatch(composite: torch.Tensor, mask: torch.Tensor, band: torch.Tensor,
-                   sectors: torch.Tensor) -> torch.Tensor:
-    """Per direction, the slope of the composite against the mask across the feather band.
+def _seam_mismatch(mean_c: torch.Tensor, mean_m: torch.Tensor, mean_mc: torch.Tensor,
+                   mean_mm: torch.Tensor) -> torch.Tensor:
+    """Per direction, the slope of the composite against the mask across the feather band,
+    from the band means of composite, mask, their product and the mask squared.
 
     There ``composite = target + mask * (face - target)``, so the slope estimates how far the
     pasted face's colour is from the target's at the seam (what Poisson blending corrects).
     """
-    mean_m, mean_c = _sector_means(mask, band, sectors), _sector_means(composite, band, sectors)
-    mean_mc = _sector_means(composite * mask, band, sectors)
-    mean_mm = _sector_means(mask * mask, band, sectors)
     # Means are [N, C * K] channel-major; the mask's K values repeat for the three channels.
     var_m = (mean_mm - mean_m * mean_m).repeat(1, 3)
     return (mean_mc - mean_m.repeat(1, 3) * mean_c) / (var_m + 1e-3)
+
+
+def _sectors(a: torch.Tensor, b: torch.Tensor, count: int) -> torch.Tensor:
+    """[N, count, H, W]: per direction t_k, relu(cos(angle - t_k))^2 of each pixel's angle in
+    the face frame, every direction in one broadcast instead of a small graph each."""
+    angles = torch.arange(count, dtype=a.dtype, device=a.device) * (2.0 * math.pi / count)
+    cos, sin = torch.cos(angles)[None, :, None, None], torch.sin(angles)[None, :, None, None]
+    along = functional.relu(a * cos + b * sin)
+    return along * along / (a * a + b * b + _EPS)
 
 
 def colour_features(composite: torch.Tensor, mask: torch.Tensor, context: torch.Tensor,
@@ -152,20 +164,21 @@ def colour_features(composite: torch.Tensor, mask: torch.Tensor, context: torch.
     face edge, the seam mismatch, and log ratios of the feather band and of a ring of context
     outside the hole to the inside; plus mean and spread of the face and of the ring."""
     radius = torch.sqrt(a * a + b * b + _EPS)
-    angles = [2.0 * math.pi * k / count for k in range(count)]
-    sectors = torch.cat([functional.relu((a * math.cos(t) + b * math.sin(t)) / radius) ** 2
-                         for t in angles], dim=1)
+    sectors = _sectors(a, b, count)
     valid = (context.sum(dim=1, keepdim=True) * 100.0).clamp(0.0, 1.0)
     rim = mask ** 4 * ((radius - 1.2) * 2.0).clamp(0.0, 1.0)
     band = 4.0 * mask * (1.0 - mask)
     ring = valid * (1.0 - mask) * (1.0 - (radius - 3.2).abs() / 1.2).clamp(0.0, 1.0)
-    rim_log = torch.log(_sector_means(composite, rim, sectors) + _LOG_FLOOR)
+    (rim_colour,) = _sector_means([composite], rim, sectors)
+    band_colour, band_mask, band_product, band_mask_squared = _sector_means(
+        [composite, mask, composite * mask, mask * mask], band, sectors)
+    (ring_colour,) = _sector_means([context], ring, sectors)
+    rim_log = torch.log(rim_colour + _LOG_FLOOR)
     core_mean, ring_mean = _weighted_mean(composite, mask), _weighted_mean(context, ring)
     # Log ratios: a shading ramp across the face shows up linearly in them.
-    return torch.cat([rim_log, torch.log(_sector_means(composite, band, sectors) + _LOG_FLOOR)
-                      - rim_log,
-                      torch.log(_sector_means(context, ring, sectors) + _LOG_FLOOR) - rim_log,
-                      _seam_mismatch(composite, mask, band, sectors),
+    return torch.cat([rim_log, torch.log(band_colour + _LOG_FLOOR) - rim_log,
+                      torch.log(ring_colour + _LOG_FLOOR) - rim_log,
+                      _seam_mismatch(band_colour, band_mask, band_product, band_mask_squared),
                       core_mean, _std(composite, mask, core_mean),
                       ring_mean, _std(context, ring, ring_mean)], dim=1)
 
@@ -179,7 +192,7 @@ def apply_colour(image: torch.Tensor, params: torch.Tensor, a: torch.Tensor,
     ramp = _expand(params[:, 15:18]) * a + _expand(params[:, 18:21]) * b
     shading = torch.exp((_expand(params[:, 21:24]) * a + _expand(params[:, 24:27]) * b)
                         .clamp(-2.0, 2.0))
-    toned = image.clamp(1e-4, 1.0) ** gamma
+    toned = torch.exp(gamma * torch.log(image.clamp(1e-4, 1.0)))  # x ** gamma, vectorised
     mixed = torch.einsum("bij,bjhw->bihw", matrix, toned)
     return mixed * shading + ramp + bias
 
