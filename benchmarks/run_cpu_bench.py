@@ -3,7 +3,7 @@ INT8 (when the INT8 build works) and the OpenVINO CPU peer row (when `openvino` 
 against PyTorch eager, plus the stability check.
 
     python benchmarks/run_cpu_bench.py [--stability-fusions 1000]
-        [--wait-load 1.5 --wait-until 10:40]
+        [--wait-load 1.5 --wait-until 10:40] [--openvino-original ORIGINAL.onnx]
 
 Writes benchmarks/cpu/bench.json, bench.md and bench.png. The INT8 artifact comes from
 `fuse-trt build --precision int8` into build/bench-bundle (ignored by git); when that build
@@ -84,12 +84,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--wait-load", type=float, default=None,
                         help="Start only when the 1-minute load average is below this.")
     parser.add_argument("--wait-until", default=None, help="...or at this UTC time (HH:MM).")
+    parser.add_argument("--openvino-original", type=Path, default=None,
+                        help="ONNX of the graph before the export rewrites (the bundle's I/O "
+                        "names): adds the openvino-original row.")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
 
     from fuse_trt.bench import BenchConfig, TimingConfig, run_benchmark
+    from fuse_trt.bench.openvino_peer import check_original_onnx
     from fuse_trt.bench.report import to_markdown, write_json, write_markdown, write_plot
+    from fuse_trt.engine.bundle import Bundle
+    from fuse_trt.engine.errors import FuseTrtError
     from fuse_trt.models import default_bundle_dir
+
+    if args.openvino_original is not None:  # before the wait and the INT8 build
+        try:
+            check_original_onnx(args.openvino_original, Bundle.load(default_bundle_dir()).spec)
+        except FuseTrtError as error:
+            parser.error(str(error))
 
     quiet = wait_for_quiet(args.wait_load, args.wait_until)
     bundle, int8_note = int8_bundle(Path(args.bundle_dir))
@@ -97,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
         bundle=bundle or default_bundle_dir(), backends=("onnxruntime", "openvino", "torch"),
         timing=TimingConfig(warmup_ms=args.warmup_ms, duration_s=args.duration_s,
                             min_iters=args.min_iters),
-        stability_fusions=args.stability_fusions)
+        stability_fusions=args.stability_fusions, openvino_original_onnx=args.openvino_original)
     report = run_benchmark(config)
     report["command"] = shlex.join(["python", "benchmarks/run_cpu_bench.py",
                                     *(argv if argv is not None else sys.argv[1:])])

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
+from fuse_trt.bench.openvino_peer import PEERS
 from fuse_trt.engine.choices import BackendName, Precision
 
 MIB = 1024 * 1024
@@ -123,6 +124,7 @@ class MemoryJob:
     tier: str
     batch: int = 1
     iterations: int = 3
+    openvino_original_onnx: str | None = None  # the openvino-original row's graph
 
 
 def predicted_bytes(bundle, backend: str, precision: str, tier_name: str, batch: int) -> int:
@@ -151,7 +153,7 @@ def _preload(backend: str) -> None:
         import onnxruntime  # noqa: F401
     elif backend == BackendName.TENSORRT:
         from fuse_trt.runtime import tensorrt_backend  # noqa: F401
-    elif backend == "openvino":
+    elif backend in PEERS:
         import openvino  # noqa: F401
 
 
@@ -169,7 +171,8 @@ def measure_memory(job: MemoryJob) -> dict:
     gpu_start = gpu_mem_info() if on_gpu else None
     reset_ok = reset_peak_rss()
     baseline = rss_bytes()
-    backend = open_bench_backend(bundle, job.backend, job.precision).activate()
+    backend = open_bench_backend(bundle, job.backend, job.precision,
+                                 job.openvino_original_onnx).activate()
     after_activate = rss_bytes()
     feed = {name: array.astype(backend.spec.tensor(name).dtype, copy=False)
             for name, array in feed.items()}  # FP16 plans take FP16

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 
-from fuse_trt.bench.openvino_peer import OPENVINO, OpenVinoBackend, openvino_unavailable
+from fuse_trt.bench.openvino_peer import (OPENVINO, PEERS, OpenVinoBackend, Peer,
+                                          openvino_unavailable, peer_onnx)
 from fuse_trt.engine.bundle import Bundle
 from fuse_trt.engine.choices import ArtifactKind, BackendName, Precision, values
 from fuse_trt.engine.tiers import TierSpec
@@ -12,7 +14,8 @@ from fuse_trt.engine.errors import FuseTrtError
 from fuse_trt.runtime.protocol import Backend
 from fuse_trt.runtime.select import available_backends
 
-# OpenVINO is a peer row on the same FP32 ONNX, not a backend the pipeline selects
+# OpenVINO is a peer row on the same FP32 ONNX, not a backend the pipeline selects; its
+# row on the original graph (Peer.ORIGINAL_GRAPH) comes with the original ONNX, not by name
 BENCH_BACKENDS = (BackendName.TENSORRT, BackendName.ONNXRUNTIME, OPENVINO, BackendName.TORCH)
 
 
@@ -36,8 +39,8 @@ def _cuda_for_torch() -> bool:
 
 def why_not(bundle: Bundle, backend: str, precision: str) -> str | None:
     """None if ``backend`` can run ``precision`` from ``bundle`` here, else the reason."""
-    if backend == OPENVINO:
-        return openvino_unavailable(precision)
+    if backend in PEERS:
+        return openvino_unavailable(precision, backend)
     if backend not in available_backends():
         return f"{backend} is not installed"
     manifest = bundle.manifest
@@ -62,12 +65,13 @@ def _default_precisions(bundle: Bundle, backend: str) -> list[str]:
 
 
 def plan_combinations(bundle: Bundle, backends: tuple[str, ...] | None,
-                      precisions: tuple[str, ...] | None
+                      precisions: tuple[str, ...] | None, original_onnx: Path | None = None
                       ) -> tuple[list[Combination], list[dict]]:
     """The combinations to run, and ``{backend, precision, reason}`` for each one left out.
 
     ``backends`` None: every installed backend; ``precisions`` None: every precision the
-    bundle holds for that backend (an explicit list is crossed with the backends).
+    bundle holds for that backend (an explicit list is crossed with the backends). An
+    ``original_onnx`` adds the OpenVINO row on that original graph, whatever ``backends``.
     """
     for name in (*(backends or ()), *(precisions or ())):
         if name not in (*BENCH_BACKENDS, *values(Precision)):
@@ -77,7 +81,8 @@ def plan_combinations(bundle: Bundle, backends: tuple[str, ...] | None,
     chosen, skipped = [], []
     # by default the OpenVINO peer is always asked for, so a run without it says why
     default = [b for b in BENCH_BACKENDS if b in available_backends() or b == OPENVINO]
-    for backend in backends or default:
+    original = [Peer.ORIGINAL_GRAPH] if original_onnx is not None else []
+    for backend in [*(backends or default), *original]:
         wanted = precisions or _default_precisions(bundle, backend)
         if not wanted:  # say why the backend has nothing, not just that it has nothing
             skipped.append({"backend": backend, "precision": "any", "reason":
@@ -94,11 +99,12 @@ def plan_combinations(bundle: Bundle, backends: tuple[str, ...] | None,
     return chosen, skipped
 
 
-def open_bench_backend(bundle: Bundle, backend: str, precision: str) -> Backend:
-    """The (not yet activated) backend of one combination, the OpenVINO peer included."""
-    if backend == OPENVINO:
-        return OpenVinoBackend(bundle.artifact_path(ArtifactKind.ONNX, Precision.FP32),
-                               bundle.spec, bundle.tiers)
+def open_bench_backend(bundle: Bundle, backend: str, precision: str,
+                       original_onnx: Path | None = None) -> Backend:
+    """The (not yet activated) backend of one combination, the OpenVINO peers included."""
+    if backend in PEERS:
+        return OpenVinoBackend(peer_onnx(backend, bundle, original_onnx), bundle.spec,
+                               bundle.tiers, name=backend)
     from fuse_trt.runtime.select import open_backend
 
     return open_backend(bundle, backend, precision)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from tqdm import tqdm
@@ -18,7 +18,7 @@ from tqdm import tqdm
 from fuse_trt.bench.flops import gemm_peak, onnx_flops
 from fuse_trt.bench.machine import load_average, machine_info, versions
 from fuse_trt.bench.memory import MemoryJob, measure_in_fresh_processes
-from fuse_trt.bench.openvino_peer import OPENVINO
+from fuse_trt.bench.openvino_peer import PEERS, check_original_onnx
 from fuse_trt.bench.plan import (Combination, open_bench_backend, plan_combinations,
                                  reference_combination, select_tiers)
 from fuse_trt.bench.results import build_rows, evaluate_targets
@@ -51,13 +51,21 @@ class BenchConfig:
     source_sample: str = "grace_hopper"
     target_sample: str = "astronaut"
     progress: bool = True
+    # the graph before our export rewrites, with the bundle's I/O: adds an OpenVINO row on it
+    openvino_original_onnx: Path | None = None
 
 
 def run_benchmark(config: BenchConfig = BenchConfig()) -> dict:
     """Run the benchmark and return the report (the JSON object the CLI writes)."""
     bundle_dir = Path(config.bundle or default_bundle_dir()).resolve()
     bundle = Bundle.load(bundle_dir)
-    combinations, skipped = plan_combinations(bundle, config.backends, config.precisions)
+    original = config.openvino_original_onnx
+    if original is not None:
+        original = Path(original).resolve()  # the memory children may start elsewhere
+        check_original_onnx(original, bundle.spec)
+        config = replace(config, openvino_original_onnx=original)
+    combinations, skipped = plan_combinations(bundle, config.backends, config.precisions,
+                                              original)
     tiers = select_tiers(bundle, config.tiers)
     started = time.time()
     report = {"schema": SCHEMA, "created_unix": started, "machine": machine_info(),
@@ -111,14 +119,18 @@ def _gate_results(bundle: Bundle, combinations: list[Combination]) -> dict:
 def _config_json(config: BenchConfig) -> dict:
     data = asdict(config)
     data["bundle"] = str(config.bundle) if config.bundle else None
+    original = config.openvino_original_onnx
+    data["openvino_original_onnx"] = str(original) if original else None
     return data
 
 
 # -- memory ------------------------------------------------------------------------------
 def _memory_phase(bundle_dir: Path, combinations: list[Combination], tiers, config: BenchConfig,
                   errors: list) -> list[dict]:
+    original = config.openvino_original_onnx
     jobs = [MemoryJob(str(bundle_dir), combo.backend, combo.precision, tier.name,
-                      config.batch, config.memory_iterations)
+                      config.batch, config.memory_iterations,
+                      str(original) if original else None)
             for combo in combinations for tier in tiers]
     results = []
     with tqdm(total=len(jobs), desc="memory (fresh process each)", disable=not config.progress,
@@ -168,7 +180,7 @@ def _open_cases(bundle: Bundle, combinations: list[Combination], tiers, frames: 
     cases = []
     for combo in combinations:
         try:
-            fusion = _fusion(bundle, combo)
+            fusion = _fusion(bundle, combo, config.openvino_original_onnx)
             fusions[combo] = fusion.prepare()
             if config.end_to_end:
                 fusion.set_source(source)
@@ -185,16 +197,16 @@ def _open_cases(bundle: Bundle, combinations: list[Combination], tiers, frames: 
     return cases
 
 
-def _fusion(bundle: Bundle, combo: Combination):
-    """A FaceFusion for one combination; the OpenVINO peer is handed in as its backend."""
+def _fusion(bundle: Bundle, combo: Combination, original_onnx: Path | None):
+    """A FaceFusion for one combination; an OpenVINO peer is handed in as its backend."""
     from fuse_trt.api import FaceFusion, FusionConfig
 
-    peer = combo.backend == OPENVINO
+    peer = combo.backend in PEERS
     config = FusionConfig(bundle=bundle.directory,
                           backend=BackendName.AUTO if peer else combo.backend,
                           precision=combo.precision, blend="unet", region="frame")
-    backend = open_bench_backend(bundle, combo.backend, combo.precision).activate() \
-        if peer else None
+    backend = open_bench_backend(bundle, combo.backend, combo.precision,
+                                 original_onnx).activate() if peer else None
     return FaceFusion(config, backend=backend)
 
 
@@ -212,7 +224,7 @@ def _stability_phase(bundle_dir: Path, combinations: list[Combination], tiers,
     """The stability check for every combination except the PyTorch reference and peers."""
     results = []
     for combo in combinations:
-        if combo.backend == OPENVINO or (combo.backend == BackendName.TORCH
+        if combo.backend in PEERS or (combo.backend == BackendName.TORCH
                                          and len(combinations) > 1):
             continue
         job = StabilityJob(str(bundle_dir), combo.backend, combo.precision,

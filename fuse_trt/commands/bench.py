@@ -29,7 +29,8 @@ def _edges(value: str | None) -> tuple[int, ...] | None:
 @click.option("--bundle", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Bundle from `fuse-trt build`; default: the model shipped in the package.")
 @click.option("--backends", default=None,
-              help="Comma-separated: tensorrt,onnxruntime,torch. Default: every installed one.")
+              help="Comma-separated: tensorrt,onnxruntime,openvino,torch. Default: every "
+              "installed one (openvino: the peer row on the bundle's FP32 ONNX).")
 @click.option("--precisions", default=None,
               help="Comma-separated: fp32,fp16,int8. Default: every precision the bundle "
               "holds for each backend.")
@@ -59,13 +60,17 @@ def _edges(value: str | None) -> tuple[int, ...] | None:
               default=None, help="Write the Markdown table here.")
 @click.option("--plot", "plot_path", type=click.Path(path_type=Path, dir_okay=False),
               default=None, help="Write a PNG chart (latency and memory per tier) here.")
+@click.option("--openvino-original", "openvino_original",
+              type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+              help="ONNX of the graph before fuse-trt's export rewrites, with the bundle's "
+              "input/output names: adds an openvino-original row (OpenVINO FP32) on it.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def bench_command(bundle: Path | None, backends: str | None, precisions: str | None,
                   tiers: str | None, warmup_ms: float, duration_s: float, min_iters: int,
                   slice_ms: float, batch: int, stability_fusions: int,
                   stability_tolerance_mib: float, memory: bool, end_to_end: bool,
                   json_path: Path | None, markdown_path: Path | None, plot_path: Path | None,
-                  quiet: bool) -> None:
+                  openvino_original: Path | None, quiet: bool) -> None:
     """Latency (model-only and end-to-end) and memory per tier, every backend side by side."""
     from fuse_trt.bench import BenchConfig, TimingConfig, run_benchmark
     from fuse_trt.bench.report import to_markdown, write_json, write_markdown, write_plot
@@ -80,7 +85,8 @@ def bench_command(bundle: Path | None, backends: str | None, precisions: str | N
         timing=TimingConfig(warmup_ms=warmup_ms, duration_s=duration_s, min_iters=min_iters,
                             slice_ms=slice_ms),
         end_to_end=end_to_end, memory=memory, stability_fusions=stability_fusions,
-        stability_tolerance_mib=stability_tolerance_mib, progress=not quiet)
+        stability_tolerance_mib=stability_tolerance_mib, progress=not quiet,
+        openvino_original_onnx=openvino_original)
     report = run_benchmark(config)
     if json_path:
         write_json(report, json_path)
