@@ -1,7 +1,10 @@
 """Interleaved timing: every case runs in every round, so machine noise hits all alike.
 
-A round gives each case a time slice (at least one iteration) and visits the cases in a
-rotated order, so no case always runs right after the same neighbour. Measurement stops when
+A round gives each case a time slice (at least one iteration) and visits the cases in the
+order of a Williams design, so over a cycle of rounds every case runs right after every other
+case equally often: a runtime whose worker threads keep spinning (or whose caches it left
+warm) for a while after it returns slows, or speeds, all the others alike rather than always
+the same successor. Measurement stops when
 every case has at least ``min_iters`` iterations and ``duration_s`` of measured time.
 """
 from __future__ import annotations
@@ -57,9 +60,19 @@ def run_round(cases: Sequence[TimedCase], order: Sequence[int], slice_ms: float)
                 break
 
 
-def rotated(count: int, round_index: int) -> list[int]:
-    shift = round_index % count if count else 0
-    return [(shift + offset) % count for offset in range(count)]
+def balanced_order(count: int, round_index: int) -> list[int]:
+    """The visiting order of round ``round_index``: row ``round_index`` of a Williams design.
+
+    Row 0 is 0, 1, n-1, 2, n-2, ...; row r adds r to each (mod n). Over n rounds (2n for an
+    odd n, the second n rows reversed) each case immediately follows each other case the same
+    number of times, and holds each position as often."""
+    if count == 0:
+        return []
+    first = [0]
+    for step in range(1, count):
+        first.append((step + 1) // 2 if step % 2 else count - step // 2)
+    order = [(index + round_index) % count for index in first]
+    return order[::-1] if count % 2 and (round_index // count) % 2 else order
 
 
 def run_interleaved(cases: Sequence[TimedCase], config: TimingConfig = TimingConfig(),
@@ -74,7 +87,7 @@ def run_interleaved(cases: Sequence[TimedCase], config: TimingConfig = TimingCon
     for case in cases:
         warm_up(case, config.warmup_ms)
     for round_index in range(config.max_rounds):
-        run_round(cases, rotated(len(cases), round_index), config.slice_ms)
+        run_round(cases, balanced_order(len(cases), round_index), config.slice_ms)
         if progress is not None:
             progress(min(_fraction_done(case, config) for case in cases))
         if all(case.done(config) for case in cases):

@@ -1,11 +1,23 @@
-"""Interleaved rounds: every case in every round, rotated order, warm-up not recorded."""
-from fuse_trt.bench.timing import TimedCase, TimingConfig, rotated, run_interleaved
+"""Interleaved rounds: every case in every round, balanced order, warm-up not recorded."""
+from collections import Counter
+
+from hypothesis import given, strategies as st
+
+from fuse_trt.bench.timing import TimedCase, TimingConfig, balanced_order, run_interleaved
 
 
-def test_rotation_visits_every_case_once_per_round():
-    assert rotated(3, 0) == [0, 1, 2]
-    assert rotated(3, 1) == [1, 2, 0]
-    assert rotated(3, 5) == [2, 0, 1]
+@given(count=st.integers(1, 16), start=st.integers(0, 1000))
+def test_over_a_cycle_every_case_follows_every_other_equally_often(count, start):
+    cycle = count if count % 2 == 0 else 2 * count
+    orders = [balanced_order(count, start + offset) for offset in range(cycle)]
+    assert all(sorted(order) == list(range(count)) for order in orders)
+    successions = Counter(pair for order in orders for pair in zip(order, order[1:]))
+    expected = cycle * (count - 1) // (count * (count - 1)) if count > 1 else 0
+    assert set(successions) == {(a, b) for a in range(count) for b in range(count) if a != b}
+    assert set(successions.values()) <= {expected}
+    positions = Counter((position, case) for order in orders for position, case in
+                        enumerate(order))
+    assert set(positions.values()) == {cycle // count}
 
 
 def test_rounds_interleave_and_stop_at_min_iters():
@@ -16,7 +28,7 @@ def test_rounds_interleave_and_stop_at_min_iters():
     times = run_interleaved(cases, config, fractions.append)
     assert calls[:3] == ["a", "b", "c"]  # one warm-up call each, not recorded
     measured = calls[3:]
-    assert measured == ["a", "b", "c", "b", "c", "a", "c", "a", "b", "a", "b", "c"]
+    assert measured == ["a", "b", "c", "b", "c", "a", "c", "a", "b", "c", "b", "a"]
     assert {key: len(values) for key, values in times.items()} == {"a": 4, "b": 4, "c": 4}
     assert all(t >= 0.0 for values in times.values() for t in values)
     assert fractions == [0.25, 0.5, 0.75, 1.0]
