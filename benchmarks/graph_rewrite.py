@@ -6,7 +6,7 @@ max abs difference of each graph's output from PyTorch's (FP32, the shipped weig
 spec's tolerance check, and of the rewritten graph's from the original's, peak RSS growth of an
 ONNX Runtime session (project OrtConfig defaults) in a fresh process per graph and tier, and
 latency of the original graph, the rewritten one and PyTorch eager, interleaved round by round
-in one process (rotated order), so machine load hits all three alike.
+in one process (fuse-trt bench's balanced order), so machine load hits all three alike.
 
     git show a02b342^:fuse_trt/models/default/model.onnx > original.onnx  # before the rewrites
     python benchmarks/graph_rewrite.py --original original.onnx \
@@ -26,6 +26,7 @@ import numpy as np
 import onnx
 
 from fuse_trt.bench.memory import MIB, peak_rss_bytes, reset_peak_rss, rss_bytes
+from fuse_trt.bench.timing import balanced_order
 from fuse_trt.engine.activations import ActivationEstimator
 from fuse_trt.engine.bundle import Bundle
 from fuse_trt.engine.choices import Precision
@@ -58,7 +59,7 @@ def _interleaved(cases: dict, tier, feed, rounds: int) -> dict[str, float]:
     for name in names:
         cases[name](tier, feed)  # warm-up
     for index in range(rounds):
-        for name in names[index % len(names):] + names[:index % len(names)]:
+        for name in (names[position] for position in balanced_order(len(names), index)):
             start = time.perf_counter()
             cases[name](tier, feed)
             times[name].append((time.perf_counter() - start) * 1000)
