@@ -6,11 +6,15 @@ Variants, all from the bundle's FP32 ONNX and one set of activation ranges:
   (default scope ``between-convs``, uint8 activations, narrow convs FP32; calibration/scope.py);
 * ``int8-every-conv`` -- the same scope with the narrow convs quantized too;
 * ``int8-chain-s8`` -- the same scope with signed (int8) activations;
-* ``int8-conv-s8`` -- Conv nodes only, signed activations, every conv: the previous default.
+* ``int8-conv-s8`` -- Conv nodes only, signed activations, every conv: the previous default;
+* ``int8-nhwc-resize`` -- ``int8`` without the build's planar-resize rewrite
+  (calibration/planar_resize.py): ONNX Runtime then runs the uint8 upsamplings in NHWC.
+
+Every variant but ``int8-nhwc-resize`` gets that rewrite, as the build gives ``int8``.
 
 Per tier (opt shape, batch 1): median latency of every variant, PyTorch eager and ORT FP32
-measured side by side in one process (each round runs every case once, so load from other
-processes hits them alike), the accuracy gate on the held-out images, and what ONNX Runtime
+measured side by side in one process (each round runs every case once, in the bench's
+balanced order, so load from other processes hits them alike), the accuracy gate on the held-out images, and what ONNX Runtime
 runs after its graph optimizations.
 
     python benchmarks/int8_vs_fp32.py [--bundle DIR] [--runs 7] [--calibration-dir DIR]
@@ -36,7 +40,9 @@ import onnxruntime
 from fuse_trt.calibration.cache import cached_samples
 from fuse_trt.calibration.dataset import CalibrationConfig
 from fuse_trt.calibration.gate import GateConfig
+from fuse_trt.bench.timing import balanced_order
 from fuse_trt.calibration.ort_int8 import gate_onnx, single_batch
+from fuse_trt.calibration.planar_resize import rewrite_file
 from fuse_trt.calibration.quantize import QuantizeConfig, collect_ranges, quantize_with_ranges
 from fuse_trt.engine.bundle import Bundle
 from fuse_trt.engine.tiers import TierTable
@@ -55,12 +61,16 @@ class Variant:
     quantize: QuantizeConfig | None  # None: the FP32 model itself
 
 
+NHWC_RESIZE = "int8-nhwc-resize"
+
+
 def comparison_configs() -> dict[str, QuantizeConfig]:
     chain = QuantizeConfig()
     return {"int8-every-conv": replace(chain, min_int8_channels=1),
             "int8-chain-s8": replace(chain, unsigned_activations=False),
             "int8-conv-s8": QuantizeConfig(op_types=("Conv",), between_convs=False,
-                                           min_int8_channels=1, unsigned_activations=False)}
+                                           min_int8_channels=1, unsigned_activations=False),
+            NHWC_RESIZE: chain}
 
 
 def make_variants(bundle: Bundle, samples, work_dir: Path) -> list[Variant]:
@@ -78,6 +88,8 @@ def make_variants(bundle: Bundle, samples, work_dir: Path) -> list[Variant]:
         path = work_dir / f"{name}-{sha}.onnx"
         if not path.is_file():
             quantize_with_ranges(fp32, path, ranges, config)
+            if name != NHWC_RESIZE:
+                rewrite_file(path)
         variants.append(Variant(name, path, config))
     return variants
 
@@ -125,9 +137,12 @@ def time_tier(bundle: Bundle, variants: list[Variant], torch_backend, tier, runs
                                                 "int8" if v.quantize else "fp32").activate()
                      for v in variants})
     times: dict[str, list[float]] = {name: [] for name in backends}
+    names = list(backends)
     try:
         for round_index in range(warmup + runs):
-            for name, backend in backends.items():
+            for name in (names[position] for position in balanced_order(len(names),
+                                                                        round_index)):
+                backend = backends[name]
                 started = time.perf_counter()
                 backend.infer(tier, feed)
                 if round_index >= warmup:
@@ -156,7 +171,8 @@ def measure(args) -> dict:
                                         args.warmup) for tier in bundle.tiers}
     first = bundle.tiers.tiers[0]
     feed = bundle.spec.example_feed(1, *first.opt_shape, seed=0)
-    profiles = {v.name: op_profile(v.path, feed) for v in variants[:2]}
+    profiles = {v.name: op_profile(v.path, feed) for v in variants
+                if v.name in ("fp32", "int8", NHWC_RESIZE)}
     artifact = bundle.manifest.find("onnx", "int8")[-1]
     described = {v.name: {**(v.quantize.describe() if v.quantize else {}),
                           "ort_kernels": ort_kernels(v.path)} for v in variants}
@@ -256,6 +272,13 @@ def markdown(result: dict) -> str:
     tops = [list(profile["ms_per_op_type"][name].items())[:10] for name in ("fp32", "int8")]
     for (op32, ms32), (op8, ms8) in zip(*tops):
         lines.append(f"| {op32} | {ms32} | {op8} | {ms8} |")
+    if NHWC_RESIZE in profile["ms_per_op_type"]:
+        upsampling = {name: " + ".join(f"{op} {profile['ms_per_op_type'][name].get(op, 0.0)} ms"
+                                       for op in ("Resize", "Transpose"))
+                      for name in ("int8", NHWC_RESIZE)}
+        lines += ["", f"Upsampling, same profile: int8 {upsampling['int8']}; {NHWC_RESIZE} "
+                  f"{upsampling[NHWC_RESIZE]} (its uint8 Resize in NHWC; on planes it stays "
+                  "NCHW behind two uint8 transposes, calibration/planar_resize.py)."]
     lines += ["", "## Which nodes of the gated artifact stay FP32, and why", "",
               *_fp32_nodes(result), "",
               "Reasons (calibration/scope.py): *outside the conv chain* -- the colour "

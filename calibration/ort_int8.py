@@ -18,6 +18,7 @@ from fuse_trt.calibration.cache import cached_samples
 from fuse_trt.calibration.dataset import CalibrationSample
 from fuse_trt.calibration.gate import GateConfig, GateReport, compare, enforce
 from fuse_trt.calibration.options import Int8Options
+from fuse_trt.calibration.planar_resize import rewrite_file
 from fuse_trt.calibration.quantize import (check_keep_fp, collect_ranges, edge_conv_names,
                                            quantize_with_ranges)
 from fuse_trt.engine.bundle import Bundle
@@ -48,8 +49,11 @@ def gate_onnx(fp32_path: Path, int8_path: Path, spec: ModelSpec, tiers: TierTabl
 
 
 def quantize_and_gate(bundle: Bundle, file_name: str, options: Int8Options,
-                      check: Callable[[Path], None] | None = None) -> tuple[Path, GateReport]:
-    """Quantize the bundle's FP32 ONNX into ``file_name`` if it passes ``check`` and the gate."""
+                      check: Callable[[Path], None] | None = None,
+                      rewrite: Callable[[Path], object] | None = None
+                      ) -> tuple[Path, GateReport]:
+    """Quantize the bundle's FP32 ONNX into ``file_name``, ``rewrite`` the quantized file in
+    place, and keep it if it passes ``check`` and the gate."""
     fp32_path = bundle.artifact_path(ArtifactKind.ONNX, Precision.FP32)
     spec, tiers = bundle.spec, bundle.tiers
     check_keep_fp(fp32_path, options.quantize.keep_fp)  # before any of the long steps
@@ -68,6 +72,8 @@ def quantize_and_gate(bundle: Bundle, file_name: str, options: Int8Options,
                                         progress_bar("calibrating"))
             with phase(f"INT8 quantization ({options.quantize.int8_ops})"):
                 quantize_with_ranges(fp32_path, temp_path, ranges, options.quantize)
+        if rewrite is not None:
+            rewrite(temp_path)
         if check is not None:
             check(temp_path)
         with phase(f"INT8 accuracy gate on {len(held_out)} held-out samples"):
@@ -99,7 +105,7 @@ def artifact_details(options: Int8Options, report: GateReport, fp32_path: Path) 
 
 def build_ort_int8(bundle: Bundle, options: Int8Options = Int8Options()) -> Bundle:
     """Add ``model.int8.onnx`` (kind onnx, precision int8) to the bundle."""
-    path, report = quantize_and_gate(bundle, INT8_ONNX_NAME, options)
+    path, report = quantize_and_gate(bundle, INT8_ONNX_NAME, options, rewrite=rewrite_file)
     log.info("INT8 model %s passed the gate", path)
     details = artifact_details(options, report, bundle.artifact_path(ArtifactKind.ONNX,
                                                                       Precision.FP32))

@@ -19,6 +19,7 @@ from fuse_trt.engine.errors import AccuracyGateError, FuseTrtError
 from fuse_trt.engine.progress import PROGRESS_LOGGER
 from fuse_trt.runtime.onnxruntime_backend import OnnxRuntimeBackend
 from fuse_trt.runtime.select import open_backend
+from tests.support.ort_graph import optimized_graph, resize_scales
 
 
 def _int8_config(settings: dict) -> Int8Options:
@@ -46,7 +47,7 @@ def _quantized_inputs(path) -> dict[str, bool]:
 
 
 def test_int8_model_loads_in_the_backend_and_passes_the_gate(fresh_bundle, int8_extra,
-                                                             tiny_held_out, caplog):
+                                                             tiny_held_out, caplog, tmp_path):
     caplog.set_level(logging.INFO, logger=PROGRESS_LOGGER)
     bundle = build_ort_int8(fresh_bundle, _every_conv(int8_extra()))
     artifact = Bundle.load(bundle.directory).manifest.find("onnx", "int8")[-1]
@@ -58,6 +59,8 @@ def test_int8_model_loads_in_the_backend_and_passes_the_gate(fresh_bundle, int8_
     assert artifact.details["int8_ops"] == "between-convs"
     assert set(artifact.details["fp32_nodes"]) == {OUTSIDE_CHAIN}
     assert nonzero_zero_points(bundle.directory / INT8_ONNX_NAME)  # asymmetric on CPU
+    scales = resize_scales(optimized_graph(bundle.directory / INT8_ONNX_NAME, tmp_path))
+    assert scales and all(value == [1.0, 1.0, 2.0, 2.0] for value in scales)  # NCHW planes
     lines = [record.getMessage() for record in caplog.records]
     for step in ("INT8 calibration: activation ranges on 12 samples: done",
                  "INT8 quantization (between-convs): done", "INT8 accuracy gate on",
