@@ -7,7 +7,8 @@ four of them were ~35 ms of the INT8 graph's ~210 ms at the 512 tier (node profi
 to planes before the Resize and back after it is a layout ONNX Runtime cannot move a transpose
 through, so the Resize stays NCHW behind two uint8 transposes. Each Reshape gets its own
 Q/DQ pair with the Resize's scale and zero point, so ONNX Runtime's QDQ fusion runs all three
-in uint8: the same values, bit for bit. ``benchmarks/int8_planar_resize.py`` measures it.
+in uint8: the same values, bit for bit. ``benchmarks/int8_vs_fp32.py`` measures it (its
+``int8-nhwc-resize`` variant is the artifact without this rewrite).
 """
 from __future__ import annotations
 

@@ -32,7 +32,6 @@ class Peer(StrEnum):
 
 
 PEERS = tuple(Peer)
-OPENVINO = Peer.SAME_GRAPH
 # the row field holding "peer median / this row's median" at the same tier
 PEER_RATIO_FIELDS = {Peer.SAME_GRAPH: "speedup_vs_openvino",
                      Peer.ORIGINAL_GRAPH: "speedup_vs_openvino_original"}

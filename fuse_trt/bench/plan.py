@@ -5,8 +5,8 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
-from fuse_trt.bench.openvino_peer import (OPENVINO, PEERS, OpenVinoBackend, Peer,
-                                          openvino_unavailable, peer_onnx)
+from fuse_trt.bench.openvino_peer import (PEERS, OpenVinoBackend, Peer, openvino_unavailable,
+                                          peer_onnx)
 from fuse_trt.engine.bundle import Bundle
 from fuse_trt.engine.choices import ArtifactKind, BackendName, Precision, values
 from fuse_trt.engine.tiers import TierSpec
@@ -16,7 +16,8 @@ from fuse_trt.runtime.select import available_backends
 
 # OpenVINO is a peer row on the same FP32 ONNX, not a backend the pipeline selects; its
 # row on the original graph (Peer.ORIGINAL_GRAPH) comes with the original ONNX, not by name
-BENCH_BACKENDS = (BackendName.TENSORRT, BackendName.ONNXRUNTIME, OPENVINO, BackendName.TORCH)
+BENCH_BACKENDS = (BackendName.TENSORRT, BackendName.ONNXRUNTIME, Peer.SAME_GRAPH,
+                  BackendName.TORCH)
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def plan_combinations(bundle: Bundle, backends: tuple[str, ...] | None,
                                f"{', '.join(values(Precision))}")
     chosen, skipped = [], []
     # by default the OpenVINO peer is always asked for, so a run without it says why
-    default = [b for b in BENCH_BACKENDS if b in available_backends() or b == OPENVINO]
+    default = [b for b in BENCH_BACKENDS if b in available_backends() or b == Peer.SAME_GRAPH]
     original = [Peer.ORIGINAL_GRAPH] if original_onnx is not None else []
     for backend in [*(backends or default), *original]:
         wanted = precisions or _default_precisions(bundle, backend)

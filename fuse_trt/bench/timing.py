@@ -4,8 +4,8 @@ A round gives each case a time slice (at least one iteration) and visits the cas
 order of a Williams design, so over a cycle of rounds every case runs right after every other
 case equally often: a runtime whose worker threads keep spinning (or whose caches it left
 warm) for a while after it returns slows, or speeds, all the others alike rather than always
-the same successor. Measurement stops when
-every case has at least ``min_iters`` iterations and ``duration_s`` of measured time.
+the same successor. Measurement stops when every case has at least ``min_iters`` iterations
+and ``duration_s`` of measured time.
 """
 from __future__ import annotations
 
