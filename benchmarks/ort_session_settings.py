@@ -3,9 +3,9 @@ threads and spinning, OpenCV's thread count.
 
 Speed: every setting is one session in this process, each with its own FaceFusion for the
 end-to-end case (fuse of the stream benchmark's 1280x720 frame, one face, default settings
-otherwise); per tier the settings run round by round in a rotated order, so machine load
-hits them alike; medians and ratios to the first setting are reported. The OpenCV thread
-count is process-wide, so it is set before each timed call of the setting that names it.
+otherwise); per tier the settings run round by round in a balanced order (each setting
+follows each other one equally often), so machine load hits them alike; medians and ratios
+to the first setting are reported. The OpenCV thread count is process-wide, so it is set before each timed call of the setting that names it.
 
 Memory: a fresh process per (setting, tier) and for PyTorch eager per tier: peak RSS growth
 over the baseline across load, activation and four inferences (the same measure as
@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fuse_trt.bench.timing import balanced_order
 from fuse_trt.runtime.onnxruntime_backend import OrtConfig
 
 HERE = Path(__file__).resolve().parent
@@ -136,10 +137,6 @@ def _infer_case(bundle, tier_name: str):
     return lambda fusion: fusion.backend.infer(tier, feed)
 
 
-def _rotated(names: list[str], index: int) -> list[str]:
-    return names[index % len(names):] + names[:index % len(names)]
-
-
 def _timed(call, setting: Setting) -> float:
     import cv2
 
@@ -167,7 +164,8 @@ def speed_phase(settings: dict[str, Setting], rounds: int, tiers: list[str]) -> 
             run(fusions[name])  # warm-up: mem pattern and arena grow on the first call
         times = {name: [] for name in names}
         for index in range(rounds):
-            for name in _rotated(names, index):
+            for position in balanced_order(len(names), index):
+                name = names[position]
                 times[name].append(_timed(lambda: run(fusions[name]), settings[name]))
         medians[case] = {name: float(np.median(values)) for name, values in times.items()}
     for fusion in fusions.values():
@@ -207,8 +205,8 @@ def _markdown(report: dict) -> str:
     lines = ["# ONNX Runtime session and process settings", "",
              f"- command: `{report['command']}`",
              f"- load average at start {report['load_average_start']}, at end "
-             f"{report['load_average_end']} ({report['cpu_count']} cores shared with other "
-             "jobs: only ratios mean anything)",
+             f"{report['load_average_end']} ({report['cpu_count']} cores; on a shared machine "
+             "only the ratios mean anything)",
              "- speed: median ms (speed-up over the first column, higher is faster), all "
              "settings interleaved in one process; `fuse 1280x720` is FaceFusion.fuse of the "
              "stream benchmark's frame (one face, 512 tier)",

@@ -28,16 +28,16 @@ class OrtConfig:
     """Session settings, chosen by benchmarks/ort_session_settings.py (committed output in
     benchmarks/cpu/ort_session_settings.md): the CPU arena is faster than plain allocations
     at every tier and had the lower peak RSS too; the memory pattern raised the peak above
-    PyTorch's; idle workers that spin steal the cores the OpenCV stages need."""
+    PyTorch's. Spinning workers won on an idle machine, model-only and for a whole fuse();
+    on a machine shared with other busy processes not spinning won, so such users set
+    allow_spinning=False."""
 
     providers: tuple[str, ...] | None = None  # None: GPU providers when present, then CPU
     intra_op_threads: int = 0  # 0: ONNX Runtime's default (one per physical core)
     enable_cpu_mem_arena: bool = True
     enable_mem_pattern: bool = False
     graph_optimization: str = "ORT_ENABLE_ALL"
-    # False: idle intra-op workers sleep at once instead of spinning, so the OpenCV stages
-    # around an inference (detect, composite, paste) get the cores back
-    allow_spinning: bool = False
+    allow_spinning: bool = True
 
 
 def available_providers(requested: tuple[str, ...] | None) -> list[str]:

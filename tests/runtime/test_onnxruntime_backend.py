@@ -69,7 +69,7 @@ def test_session_options_come_from_the_config(tiny_bundle):
 
     onnx_path = tiny_bundle.artifact_path("onnx", "fp32")
     for config in (OrtConfig(), OrtConfig(intra_op_threads=1, enable_cpu_mem_arena=False,
-                                          enable_mem_pattern=True, allow_spinning=True,
+                                          enable_mem_pattern=True, allow_spinning=False,
                                           graph_optimization="ORT_DISABLE_ALL")):
         with OnnxRuntimeBackend(onnx_path, tiny_bundle.spec, tiny_bundle.tiers,
                                 config=config) as backend:
@@ -82,10 +82,10 @@ def test_session_options_come_from_the_config(tiny_bundle):
             assert options.get_session_config_entry("session.intra_op.allow_spinning") == \
                 ("1" if config.allow_spinning else "0")
     # the measured winner (benchmarks/cpu/ort_session_settings.md): arena, no memory
-    # pattern, no spinning, one thread per core
+    # pattern, spinning, one thread per core
     default = OrtConfig()
     assert (default.enable_cpu_mem_arena, default.enable_mem_pattern, default.allow_spinning,
-            default.intra_op_threads) == (True, False, False, 0)
+            default.intra_op_threads) == (True, False, True, 0)
 
 
 def test_requested_providers_must_be_installed():
