@@ -4,8 +4,9 @@ threads and spinning, OpenCV's thread count.
 Speed: every setting is one session in this process, each with its own FaceFusion for the
 end-to-end case (fuse of the stream benchmark's 1280x720 frame, one face, default settings
 otherwise); per tier the settings run round by round in a balanced order (each setting
-follows each other one equally often), so machine load hits them alike; medians and ratios
-to the first setting are reported. The OpenCV thread count is process-wide, so it is set before each timed call of the setting that names it.
+follows each other one equally often) after the benchmark's settle pause, so machine load
+hits them alike and no setting's spinning workers slow the next; medians and ratios to the
+first setting are reported. The OpenCV thread count is process-wide, so it is set before each timed call of the setting that names it.
 
 Memory: a fresh process per (setting, tier) and for PyTorch eager per tier: peak RSS growth
 over the baseline across load, activation and four inferences (the same measure as
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fuse_trt.bench.timing import balanced_order
+from fuse_trt.bench.timing import TimingConfig, balanced_order
 from fuse_trt.runtime.onnxruntime_backend import OrtConfig
 
 HERE = Path(__file__).resolve().parent
@@ -166,6 +167,7 @@ def speed_phase(settings: dict[str, Setting], rounds: int, tiers: list[str]) -> 
         for index in range(rounds):
             for position in balanced_order(len(names), index):
                 name = names[position]
+                time.sleep(TimingConfig.settle_ms / 1000)  # the previous setting's workers idle
                 times[name].append(_timed(lambda: run(fusions[name]), settings[name]))
         medians[case] = {name: float(np.median(values)) for name, values in times.items()}
     for fusion in fusions.values():

@@ -74,12 +74,15 @@ def wait_for_quiet(max_load: float | None, until: str | None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from fuse_trt.bench.timing import TimingConfig
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(HERE / "cpu" / "bench"))
     parser.add_argument("--bundle-dir", default=str(ROOT / "build" / "bench-bundle"))
     parser.add_argument("--warmup-ms", type=float, default=1000.0)
     parser.add_argument("--duration-s", type=float, default=15.0)
     parser.add_argument("--min-iters", type=int, default=15)
+    parser.add_argument("--settle-ms", type=float, default=TimingConfig.settle_ms)
     parser.add_argument("--stability-fusions", type=int, default=1000)
     parser.add_argument("--wait-load", type=float, default=None,
                         help="Start only when the 1-minute load average is below this.")
@@ -90,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
 
-    from fuse_trt.bench import BenchConfig, TimingConfig, run_benchmark
+    from fuse_trt.bench import BenchConfig, run_benchmark
     from fuse_trt.bench.openvino_peer import check_original_onnx
     from fuse_trt.bench.report import to_markdown, write_json, write_markdown, write_plot
     from fuse_trt.engine.bundle import Bundle
@@ -108,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     config = BenchConfig(
         bundle=bundle or default_bundle_dir(), backends=("onnxruntime", "openvino", "torch"),
         timing=TimingConfig(warmup_ms=args.warmup_ms, duration_s=args.duration_s,
-                            min_iters=args.min_iters),
+                            min_iters=args.min_iters, settle_ms=args.settle_ms),
         stability_fusions=args.stability_fusions, openvino_original_onnx=args.openvino_original)
     report = run_benchmark(config)
     report["command"] = shlex.join(["python", "benchmarks/run_cpu_bench.py",

@@ -4,8 +4,10 @@ A round gives each case a time slice (at least one iteration) and visits the cas
 order of a Williams design, so over a cycle of rounds every case runs right after every other
 case equally often: a runtime whose worker threads keep spinning (or whose caches it left
 warm) for a while after it returns slows, or speeds, all the others alike rather than always
-the same successor. Measurement stops when every case has at least ``min_iters`` iterations
-and ``duration_s`` of measured time.
+the same successor. Before each slice the machine is left idle for ``settle_ms`` (untimed),
+so that no runtime's idle workers still spin when the next case starts: each case runs as it
+would alone. Measurement stops when every case has at least ``min_iters`` iterations and
+``duration_s`` of measured time.
 """
 from __future__ import annotations
 
@@ -20,6 +22,11 @@ class TimingConfig:
     duration_s: float = 10.0  # measured time each case accumulates, at least
     min_iters: int = 10  # iterations each case records, at least
     slice_ms: float = 250.0  # time a case gets per round (at least one iteration)
+    # idle pause before each slice: longer than the idle spin of the runtimes' thread pools
+    # (LLVM OpenMP's KMP_BLOCKTIME defaults to 200 ms; GNU OpenMP's, ONNX Runtime's and TBB's
+    # spins are shorter); without it ONNX Runtime's spinning workers slowed the PyTorch
+    # iteration that followed by ~8% (benchmarks/README.md)
+    settle_ms: float = 200.0
     max_rounds: int = 100_000
 
 
@@ -48,9 +55,12 @@ def warm_up(case: TimedCase, warmup_ms: float) -> None:
         spent += case.once()
 
 
-def run_round(cases: Sequence[TimedCase], order: Sequence[int], slice_ms: float) -> None:
+def run_round(cases: Sequence[TimedCase], order: Sequence[int], slice_ms: float,
+              settle_ms: float = 0.0) -> None:
     for index in order:
         case = cases[index]
+        if settle_ms > 0:
+            time.sleep(settle_ms / 1000.0)
         spent = 0.0
         while True:
             elapsed = case.once()
@@ -87,7 +97,8 @@ def run_interleaved(cases: Sequence[TimedCase], config: TimingConfig = TimingCon
     for case in cases:
         warm_up(case, config.warmup_ms)
     for round_index in range(config.max_rounds):
-        run_round(cases, balanced_order(len(cases), round_index), config.slice_ms)
+        run_round(cases, balanced_order(len(cases), round_index), config.slice_ms,
+                  config.settle_ms)
         if progress is not None:
             progress(min(_fraction_done(case, config) for case in cases))
         if all(case.done(config) for case in cases):

@@ -23,7 +23,8 @@ def test_over_a_cycle_every_case_follows_every_other_equally_often(count, start)
 def test_rounds_interleave_and_stop_at_min_iters():
     calls = []
     cases = [TimedCase(key, (lambda key=key: calls.append(key))) for key in "abc"]
-    config = TimingConfig(warmup_ms=0.0, duration_s=0.0, min_iters=4, slice_ms=1e-9)
+    config = TimingConfig(warmup_ms=0.0, duration_s=0.0, min_iters=4, slice_ms=1e-9,
+                          settle_ms=0.0)
     fractions = []
     times = run_interleaved(cases, config, fractions.append)
     assert calls[:3] == ["a", "b", "c"]  # one warm-up call each, not recorded
@@ -39,7 +40,22 @@ def test_slices_give_fast_cases_more_iterations():
 
     fast = TimedCase("fast", lambda: None)
     slow = TimedCase("slow", lambda: time.sleep(0.004))
-    config = TimingConfig(warmup_ms=0.0, duration_s=0.0, min_iters=2, slice_ms=3.0)
+    config = TimingConfig(warmup_ms=0.0, duration_s=0.0, min_iters=2, slice_ms=3.0, settle_ms=0.0)
     times = run_interleaved([fast, slow], config)
     assert len(times["slow"]) == 2  # one sleep fills a slice
     assert len(times["fast"]) > 2 * len(times["slow"])
+
+
+def test_the_machine_settles_before_every_slice_untimed():
+    import time
+
+    starts = []
+    cases = [TimedCase(key, lambda: starts.append(time.perf_counter())) for key in "ab"]
+    config = TimingConfig(warmup_ms=0.0, duration_s=0.0, min_iters=3, slice_ms=1e-9,
+                          settle_ms=30.0)
+    times = run_interleaved(cases, config)
+    measured = starts[2:]  # after one warm-up call each
+    assert len(measured) == 6
+    gaps = [later - earlier for earlier, later in zip(starts[1:], measured)]
+    assert min(gaps) >= 0.030  # a pause before every slice, the first one included
+    assert max(t for values in times.values() for t in values) < 30.0  # and never timed
