@@ -4,8 +4,9 @@ threads and spinning, OpenCV's thread count.
 Speed: every setting is one session in this process, each with its own FaceFusion for the
 end-to-end case (fuse of the stream benchmark's 1280x720 frame, one face, default settings
 otherwise); per tier the settings run round by round in a balanced order (each setting
-follows each other one equally often) after the benchmark's settle pause, so machine load
-hits them alike and no setting's spinning workers slow the next; medians and ratios to the
+follows each other one equally often), each timed call right after an untimed one of the
+same setting (as `fuse-trt bench` slices), so machine load hits them alike and no setting's
+spinning workers slow the next; medians and ratios to the
 first setting are reported. The OpenCV thread count is process-wide, so it is set before each timed call of the setting that names it.
 
 Memory: a fresh process per (setting, tier) and for PyTorch eager per tier: peak RSS growth
@@ -167,7 +168,8 @@ def speed_phase(settings: dict[str, Setting], rounds: int, tiers: list[str]) -> 
         for index in range(rounds):
             for position in balanced_order(len(names), index):
                 name = names[position]
-                time.sleep(TimingConfig.settle_ms / 1000)  # the previous setting's workers idle
+                for _ in range(TimingConfig.slice_warmup_iters):
+                    _timed(lambda: run(fusions[name]), settings[name])
                 times[name].append(_timed(lambda: run(fusions[name]), settings[name]))
         medians[case] = {name: float(np.median(values)) for name, values in times.items()}
     for fusion in fusions.values():

@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup-ms", type=float, default=1000.0)
     parser.add_argument("--duration-s", type=float, default=15.0)
     parser.add_argument("--min-iters", type=int, default=15)
-    parser.add_argument("--settle-ms", type=float, default=TimingConfig.settle_ms)
+    parser.add_argument("--slice-warmup-iters", type=int,
+                        default=TimingConfig.slice_warmup_iters)
     parser.add_argument("--stability-fusions", type=int, default=1000)
     parser.add_argument("--wait-load", type=float, default=None,
                         help="Start only when the 1-minute load average is below this.")
@@ -111,7 +112,8 @@ def main(argv: list[str] | None = None) -> None:
     config = BenchConfig(
         bundle=bundle or default_bundle_dir(), backends=("onnxruntime", "openvino", "torch"),
         timing=TimingConfig(warmup_ms=args.warmup_ms, duration_s=args.duration_s,
-                            min_iters=args.min_iters, settle_ms=args.settle_ms),
+                            min_iters=args.min_iters,
+                            slice_warmup_iters=args.slice_warmup_iters),
         stability_fusions=args.stability_fusions, openvino_original_onnx=args.openvino_original)
     report = run_benchmark(config)
     report["command"] = shlex.join(["python", "benchmarks/run_cpu_bench.py",

@@ -28,9 +28,10 @@ class OrtConfig:
     """Session settings, chosen by benchmarks/ort_session_settings.py (committed output in
     benchmarks/cpu/ort_session_settings.md): the CPU arena is faster than plain allocations
     at every tier and had the lower peak RSS too; the memory pattern raised the peak above
-    PyTorch's. Spinning workers (ONNX Runtime's default) were 1-2% faster model-only and for
-    a whole fuse() on an idle machine, and gave the stream 1.03-1.13x more fps; on a machine
-    shared with other busy processes, allow_spinning=False leaves them the idle cycles."""
+    PyTorch's. Spinning workers (ONNX Runtime's default) were 1.00-1.14x faster model-only on
+    an idle machine, within 2% for a whole fuse(), and gave the stream 1.03-1.13x more fps; on
+    a machine shared with other busy processes, allow_spinning=False leaves them the idle
+    cycles."""
 
     providers: tuple[str, ...] | None = None  # None: GPU providers when present, then CPU
     intra_op_threads: int = 0  # 0: ONNX Runtime's default (one per physical core)

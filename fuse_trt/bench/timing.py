@@ -4,9 +4,10 @@ A round gives each case a time slice (at least one iteration) and visits the cas
 order of a Williams design, so over a cycle of rounds every case runs right after every other
 case equally often: a runtime whose worker threads keep spinning (or whose caches it left
 warm) for a while after it returns slows, or speeds, all the others alike rather than always
-the same successor. Before each slice the machine is left idle for ``settle_ms`` (untimed),
-so that no runtime's idle workers still spin when the next case starts: each case runs as it
-would alone. Measurement stops when every case has at least ``min_iters`` iterations and
+the same successor. Each slice starts with ``slice_warmup_iters`` untimed iterations, so every
+timed iteration follows one of its own runtime, as in a loop that runs one model: the
+previous case's spinning workers and the wake-up from idle land on the untimed iteration.
+Measurement stops when every case has at least ``min_iters`` iterations and
 ``duration_s`` of measured time.
 """
 from __future__ import annotations
@@ -22,11 +23,10 @@ class TimingConfig:
     duration_s: float = 10.0  # measured time each case accumulates, at least
     min_iters: int = 10  # iterations each case records, at least
     slice_ms: float = 250.0  # time a case gets per round (at least one iteration)
-    # idle pause before each slice: longer than the idle spin of the runtimes' thread pools
-    # (LLVM OpenMP's KMP_BLOCKTIME defaults to 200 ms; GNU OpenMP's, ONNX Runtime's and TBB's
-    # spins are shorter); without it ONNX Runtime's spinning workers slowed the PyTorch
-    # iteration that followed by ~8% (benchmarks/README.md)
-    settle_ms: float = 200.0
+    # untimed iterations that open each slice: a PyTorch iteration right after an ONNX
+    # Runtime one with spinning workers, or after an idle pause, ran 5-8% slower than one
+    # after its own (benchmarks/README.md)
+    slice_warmup_iters: int = 1
     max_rounds: int = 100_000
 
 
@@ -56,11 +56,11 @@ def warm_up(case: TimedCase, warmup_ms: float) -> None:
 
 
 def run_round(cases: Sequence[TimedCase], order: Sequence[int], slice_ms: float,
-              settle_ms: float = 0.0) -> None:
+              slice_warmup_iters: int = 0) -> None:
     for index in order:
         case = cases[index]
-        if settle_ms > 0:
-            time.sleep(settle_ms / 1000.0)
+        for _ in range(slice_warmup_iters):
+            case.once()
         spent = 0.0
         while True:
             elapsed = case.once()
@@ -98,7 +98,7 @@ def run_interleaved(cases: Sequence[TimedCase], config: TimingConfig = TimingCon
         warm_up(case, config.warmup_ms)
     for round_index in range(config.max_rounds):
         run_round(cases, balanced_order(len(cases), round_index), config.slice_ms,
-                  config.settle_ms)
+                  config.slice_warmup_iters)
         if progress is not None:
             progress(min(_fraction_done(case, config) for case in cases))
         if all(case.done(config) for case in cases):

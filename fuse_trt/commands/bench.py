@@ -43,9 +43,9 @@ def _edges(value: str | None) -> tuple[int, ...] | None:
               help="Measured iterations per case, at least.")
 @click.option("--slice-ms", type=click.FloatRange(1), default=250.0, show_default=True,
               help="Time a case runs per interleaved round (at least one iteration).")
-@click.option("--settle-ms", type=click.FloatRange(0), default=200.0, show_default=True,
-              help="Untimed idle pause before each slice, so no runtime's idle threads still "
-              "spin when the next case starts.")
+@click.option("--slice-warmup-iters", type=click.IntRange(0), default=1, show_default=True,
+              help="Untimed iterations opening each slice, so every timed one follows its own "
+              "runtime's (not another runtime's spinning threads).")
 @click.option("--batch", type=click.IntRange(1), default=1, show_default=True,
               help="Batch of the model-only measurement (the fusion always has one face).")
 @click.option("--stability-fusions", type=click.IntRange(0), default=0, show_default=True,
@@ -70,7 +70,7 @@ def _edges(value: str | None) -> tuple[int, ...] | None:
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def bench_command(bundle: Path | None, backends: str | None, precisions: str | None,
                   tiers: str | None, warmup_ms: float, duration_s: float, min_iters: int,
-                  slice_ms: float, settle_ms: float, batch: int, stability_fusions: int,
+                  slice_ms: float, slice_warmup_iters: int, batch: int, stability_fusions: int,
                   stability_tolerance_mib: float, memory: bool, end_to_end: bool,
                   json_path: Path | None, markdown_path: Path | None, plot_path: Path | None,
                   openvino_original: Path | None, quiet: bool) -> None:
@@ -86,7 +86,7 @@ def bench_command(bundle: Path | None, backends: str | None, precisions: str | N
         bundle=bundle, backends=_names(backends), precisions=_names(precisions),
         tiers=_edges(tiers), batch=batch,
         timing=TimingConfig(warmup_ms=warmup_ms, duration_s=duration_s, min_iters=min_iters,
-                            slice_ms=slice_ms, settle_ms=settle_ms),
+                            slice_ms=slice_ms, slice_warmup_iters=slice_warmup_iters),
         end_to_end=end_to_end, memory=memory, stability_fusions=stability_fusions,
         stability_tolerance_mib=stability_tolerance_mib, progress=not quiet,
         openvino_original_onnx=openvino_original)

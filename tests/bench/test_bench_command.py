@@ -17,7 +17,7 @@ REQUIRED_ROW_FIELDS = ("backend", "precision", "tier", "median_ms", "p90_ms", "p
 def bench_run(tiny_bundle, tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     args = ["--bundle", tiny_bundle.directory, "--backends", "onnxruntime,torch",
-            "--precisions", "fp32", "--tiers", "32,48", "--warmup-ms", "0", "--settle-ms", "0", "--duration-s", "0",
+            "--precisions", "fp32", "--tiers", "32,48", "--warmup-ms", "0", "--duration-s", "0",
             "--min-iters", "3", "--slice-ms", "1", "--stability-fusions", "4", "--quiet",
             "--json", out / "bench.json", "--markdown", out / "bench.md",
             "--plot", out / "bench.png"]

@@ -15,7 +15,7 @@ from fuse_trt.bench.openvino_peer import OpenVinoBackend
 from fuse_trt.bench.plan import plan_combinations, why_not
 from fuse_trt.commands.bench import bench_command
 
-FAST = ["--tiers", "32", "--warmup-ms", "0", "--settle-ms", "0", "--duration-s", "0", "--min-iters", "2",
+FAST = ["--tiers", "32", "--warmup-ms", "0", "--duration-s", "0", "--min-iters", "2",
         "--slice-ms", "1", "--quiet", "--no-memory"]
 
 

@@ -24,7 +24,7 @@ def test_rounds_interleave_and_stop_at_min_iters():
     calls = []
     cases = [TimedCase(key, (lambda key=key: calls.append(key))) for key in "abc"]
     config = TimingConfig(warmup_ms=0.0, duration_s=0.0, min_iters=4, slice_ms=1e-9,
-                          settle_ms=0.0)
+                          slice_warmup_iters=0)
     fractions = []
     times = run_interleaved(cases, config, fractions.append)
     assert calls[:3] == ["a", "b", "c"]  # one warm-up call each, not recorded
@@ -40,22 +40,31 @@ def test_slices_give_fast_cases_more_iterations():
 
     fast = TimedCase("fast", lambda: None)
     slow = TimedCase("slow", lambda: time.sleep(0.004))
-    config = TimingConfig(warmup_ms=0.0, duration_s=0.0, min_iters=2, slice_ms=3.0, settle_ms=0.0)
+    config = TimingConfig(warmup_ms=0.0, duration_s=0.0, min_iters=2, slice_ms=3.0,
+                          slice_warmup_iters=0)
     times = run_interleaved([fast, slow], config)
     assert len(times["slow"]) == 2  # one sleep fills a slice
     assert len(times["fast"]) > 2 * len(times["slow"])
 
 
-def test_the_machine_settles_before_every_slice_untimed():
+def test_every_slice_opens_with_untimed_iterations_of_its_own_case():
     import time
 
-    starts = []
-    cases = [TimedCase(key, lambda: starts.append(time.perf_counter())) for key in "ab"]
+    calls = []
+    durations = {"a": 1.0, "b": 2.0}  # ms each timed call should record
+
+    def case(key):
+        def run():
+            calls.append(key)
+            # an opening call is slow (the previous case's threads still spin): 50 ms
+            slow = len(calls) < 2 or calls[-2] != key
+            time.sleep((50.0 if slow else durations[key]) / 1000)
+        return TimedCase(key, run)
+
     config = TimingConfig(warmup_ms=0.0, duration_s=0.0, min_iters=3, slice_ms=1e-9,
-                          settle_ms=30.0)
-    times = run_interleaved(cases, config)
-    measured = starts[2:]  # after one warm-up call each
-    assert len(measured) == 6
-    gaps = [later - earlier for earlier, later in zip(starts[1:], measured)]
-    assert min(gaps) >= 0.030  # a pause before every slice, the first one included
-    assert max(t for values in times.values() for t in values) < 30.0  # and never timed
+                          slice_warmup_iters=2)
+    times = run_interleaved([case("a"), case("b")], config)
+    measured = calls[2:]  # after one warm-up call each
+    assert measured == ["a"] * 3 + ["b"] * 3 + ["b"] * 3 + ["a"] * 3 + ["a"] * 3 + ["b"] * 3
+    assert {key: len(values) for key, values in times.items()} == {"a": 3, "b": 3}
+    assert max(t for values in times.values() for t in values) < 40.0  # slow openers untimed
