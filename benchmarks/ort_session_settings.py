@@ -6,8 +6,9 @@ end-to-end case (fuse of the stream benchmark's 1280x720 frame, one face, defaul
 otherwise); per tier the settings run round by round in a balanced order (each setting
 follows each other one equally often), each timed call right after an untimed one of the
 same setting (as `fuse-trt bench` slices), so machine load hits them alike and no setting's
-spinning workers slow the next; medians and ratios to the
-first setting are reported. The OpenCV thread count is process-wide, so it is set before each timed call of the setting that names it.
+spinning workers slow the next; medians and ratios to the first setting are reported. The
+OpenCV thread count is process-wide, so it is set before each call of the setting that
+names it.
 
 Memory: a fresh process per (setting, tier) and for PyTorch eager per tier: peak RSS growth
 over the baseline across load, activation and four inferences (the same measure as
