@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
@@ -31,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fuse_trt.bench.timing import TimingConfig, balanced_order
+from fuse_trt.bench.timing import TimedCase, TimingConfig, run_interleaved
 from fuse_trt.runtime.onnxruntime_backend import OrtConfig
 
 HERE = Path(__file__).resolve().parent
@@ -140,13 +139,14 @@ def _infer_case(bundle, tier_name: str):
     return lambda fusion: fusion.backend.infer(tier, feed)
 
 
-def _timed(call, setting: Setting) -> float:
-    import cv2
+def _setting_case(name: str, setting: Setting, fusion, run) -> TimedCase:
+    def once():
+        import cv2
 
-    cv2.setNumThreads(setting.cv2_threads if setting.cv2_threads is not None else -1)
-    start = time.perf_counter()
-    call()
-    return (time.perf_counter() - start) * 1000
+        cv2.setNumThreads(setting.cv2_threads if setting.cv2_threads is not None else -1)
+        run(fusion)
+
+    return TimedCase(name, once)
 
 
 def speed_phase(settings: dict[str, Setting], rounds: int, tiers: list[str]) -> dict:
@@ -161,17 +161,13 @@ def speed_phase(settings: dict[str, Setting], rounds: int, tiers: list[str]) -> 
     names = list(settings)
     cases = {tier: _infer_case(bundle, tier) for tier in tiers}
     cases["fuse 1280x720"] = lambda fusion: fusion.fuse(frame)
+    # one untimed call per setting first (the arena grows on it), then `rounds` slices of
+    # one timed call each, every slice opened by untimed ones as in `fuse-trt bench`
+    timing = TimingConfig(warmup_ms=0.0, duration_s=0.0, min_iters=rounds, slice_ms=1e-9)
     medians = {}
     for case, run in cases.items():
-        for name in names:
-            run(fusions[name])  # warm-up: mem pattern and arena grow on the first call
-        times = {name: [] for name in names}
-        for index in range(rounds):
-            for position in balanced_order(len(names), index):
-                name = names[position]
-                for _ in range(TimingConfig.slice_warmup_iters):
-                    _timed(lambda: run(fusions[name]), settings[name])
-                times[name].append(_timed(lambda: run(fusions[name]), settings[name]))
+        times = run_interleaved([_setting_case(name, settings[name], fusions[name], run)
+                                 for name in names], timing)
         medians[case] = {name: float(np.median(values)) for name, values in times.items()}
     for fusion in fusions.values():
         fusion.close()

@@ -56,7 +56,7 @@ def warm_up(case: TimedCase, warmup_ms: float) -> None:
 
 
 def run_round(cases: Sequence[TimedCase], order: Sequence[int], slice_ms: float,
-              slice_warmup_iters: int = 0) -> None:
+              slice_warmup_iters: int) -> None:
     for index in order:
         case = cases[index]
         for _ in range(slice_warmup_iters):
