@@ -1,5 +1,5 @@
 """ONNX Runtime session and process settings by measurement: arena, memory pattern, intra-op
-threads and spinning, OpenCV's thread count.
+threads and spinning, OpenCV's thread count, fixed tier shapes and the shared arena.
 
 Speed: every setting is one session in this process, each with its own FaceFusion for the
 end-to-end case (fuse of the stream benchmark's 1280x720 frame, one face, default settings
@@ -12,10 +12,13 @@ names it.
 
 Memory: a fresh process per (setting, tier) and for PyTorch eager per tier: peak RSS growth
 over the baseline across load, activation and four inferences (the same measure as
-`fuse-trt bench`), and its ratio to PyTorch's.
+`fuse-trt bench`), and its ratio to PyTorch's. One more fresh process per setting runs every
+tier in turn, twice each, as a camera loop whose faces change tier does; its peak is compared
+with PyTorch's at the largest tier.
 
     python benchmarks/ort_session_settings.py --rounds 5              # --set arena
     python benchmarks/ort_session_settings.py --rounds 5 --set first  # the first sweep
+    python benchmarks/ort_session_settings.py --rounds 5 --set tier   # tier sessions
 """
 from __future__ import annotations
 
@@ -73,26 +76,36 @@ ARENA = {
     "arena on, no spinning, cv2 1 thread": Setting(_config(arena=True, spinning=False),
                                                    cv2_threads=1),
 }
-SETS = {"first": FIRST, "arena": ARENA}
+TIER = {
+    "symbolic dims, own arenas": Setting(OrtConfig(fixed_tier_shapes=False, shared_arena=False)),
+    "symbolic dims, own arenas, no reuse": Setting(OrtConfig(
+        fixed_tier_shapes=False, shared_arena=False, enable_mem_reuse=False)),
+    "fixed dims, own arenas": Setting(OrtConfig(shared_arena=False)),
+    "fixed dims, shared arena": Setting(OrtConfig()),
+    "fixed dims, shared arena, no reuse": Setting(OrtConfig(enable_mem_reuse=False)),
+}
+SETS = {"first": FIRST, "arena": ARENA, "tier": TIER}
+SWITCH = "+"  # joins the tiers of the run that switches between them
 
 
 # -- memory, in a fresh process ----------------------------------------------------------
 def _peak_child(setting: Setting, tier_name: str) -> dict:
-    """Peak RSS growth of one ORT setting at one tier (run in a spawned process)."""
+    """Peak RSS growth of one ORT setting at one tier, or at several joined by SWITCH in
+    turn, twice each (run in a spawned process)."""
     from fuse_trt.bench.memory import peak_rss_bytes, reset_peak_rss, rss_bytes
     from fuse_trt.engine.bundle import Bundle
     from fuse_trt.engine.choices import ArtifactKind, Precision
     from fuse_trt.runtime.onnxruntime_backend import OnnxRuntimeBackend
 
     bundle = Bundle.load(DEFAULT)
-    tier = bundle.tiers.by_name(tier_name)
-    feed = bundle.spec.tier_example_feed(tier)
+    tiers = [bundle.tiers.by_name(name) for name in tier_name.split(SWITCH)]
+    feeds = [(tier, bundle.spec.tier_example_feed(tier)) for tier in tiers]
     reset_peak_rss()
     baseline = rss_bytes()
     backend = OnnxRuntimeBackend(bundle.artifact_path(ArtifactKind.ONNX, Precision.FP32),
                                  bundle.spec, bundle.tiers,
                                  config=setting.ort).activate()
-    for _ in range(4):
+    for tier, feed in feeds * (4 if len(feeds) == 1 else 2):
         backend.infer(tier, feed)
     peak = peak_rss_bytes()
     backend.close()
@@ -110,8 +123,10 @@ def memory_phase(settings: dict[str, Setting], tiers: list[str]) -> dict:
 
     torch = {run["tier"]: run["peak_rss_growth_mib"] for run in measure_in_fresh_processes(
         [MemoryJob(str(DEFAULT), "torch", "fp32", tier, iterations=4) for tier in tiers])}
+    switch = SWITCH.join(tiers)
+    torch[switch] = max(torch.values())
     peaks = {name: {tier: _fresh(_peak_child, setting, tier)["peak_rss_growth_mib"]
-                    for tier in tiers} for name, setting in settings.items()}
+                    for tier in (*tiers, switch)} for name, setting in settings.items()}
     return {"torch_mib": torch, "ort_mib": peaks}
 
 
@@ -212,13 +227,16 @@ def _markdown(report: dict) -> str:
              "settings interleaved in one process; `fuse 1280x720` is FaceFusion.fuse of the "
              "stream benchmark's frame (one face, 512 tier)",
              "- peak: peak RSS growth in MiB, fresh process per setting and tier (ratio to "
-             "PyTorch eager's; the target is <= 0.6x)", "",
+             "PyTorch eager's; the target is <= 0.6x); `a+b+c` runs those tiers in turn in "
+             "one process", "",
              "| case | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for case, ms in report["median_ms"].items():
         lines.append(f"| {case} | " + " | ".join(
             f"{ms[n]:.0f} ({ms[base] / ms[n]:.2f}x)" for n in names) + " |")
     for tier, torch in report["torch_mib"].items():
-        lines.append(f"| peak {tier} (torch {torch:.0f}) | " + " | ".join(
+        torch_label = f"torch at its largest tier {torch:.0f}" if SWITCH in tier else \
+            f"torch {torch:.0f}"
+        lines.append(f"| peak {tier} ({torch_label}) | " + " | ".join(
             f"{report['ort_mib'][n][tier]:.0f} ({report['ort_mib'][n][tier] / torch:.2f}x)"
             for n in names) + " |")
     settings = report["settings"]

@@ -1,14 +1,30 @@
-"""ONNX Runtime backend: one session, one set of I/O buffers and one IOBinding for all tiers.
+"""ONNX Runtime backend: a session per tier, fixed to the tier's shape, over one set of I/O buffers.
+
+A tier's session fixes the batch to 1 and every spatial side the tier's profile holds to one
+size, the way a TensorRT profile does, so ONNX Runtime folds the graph's shape arithmetic and
+fuses the decoder's sums and ReLUs into its convolutions. A batch runs item by item through it
+(a batch of 4 at 512 that way was as fast as one symbolic session running all four at once).
+Each session is made at its tier's first call: a session holds 20-30 MiB of weights and their
+prepacked copies, so a process that uses one tier holds one. All of them draw their
+activations from one CPU arena registered in ONNX Runtime's process environment (only
+sessions that ask with ``session.use_env_allocators`` use it), so a process that switches
+tiers keeps one arena, not one per tier. ONNX Runtime's plan-time memory reuse is off: with
+fixed shapes it reserves freed buffers for later tensors of the same size, which kept the
+arena from coalescing them and raised the peak 18-25% (0.62x PyTorch's at 768). Measured with
+``benchmarks/ort_session_settings.py --set tier`` (benchmarks/cpu/ort_session_settings.tier.md):
+1.00-1.10x faster model-only than symbolic dims, peak 0.45-0.53x PyTorch's.
 
 Calls are serialized, so every tier shares one flat host buffer per tensor, sized for the
 largest volume any tier can send (the memory plan's shared I/O), allocated at activate(). A
-call copies the feed into views of those buffers; the binding is redone only when the
-(batch, H, W) changes, so steady-state inference allocates no input or output buffers.
+call copies the feed into views of those buffers; each tier's session holds one IOBinding per
+batch item, bound again only when the tier's (H, W) changes, so steady-state inference
+allocates no input or output buffers.
 """
 from __future__ import annotations
 
+import functools
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,14 +47,18 @@ class OrtConfig:
     PyTorch's. Spinning workers (ONNX Runtime's default) were 1.00-1.14x faster model-only on
     an idle machine, within 2% for a whole fuse(), and gave the stream 1.03-1.13x more fps; on
     a machine shared with other busy processes, allow_spinning=False leaves them the idle
-    cycles."""
+    cycles. Fixed tier shapes, the shared arena and memory reuse off (module docstring) were
+    measured the same way (``--set tier``)."""
 
     providers: tuple[str, ...] | None = None  # None: GPU providers when present, then CPU
     intra_op_threads: int = 0  # 0: ONNX Runtime's default (one per physical core)
     enable_cpu_mem_arena: bool = True
     enable_mem_pattern: bool = False
+    enable_mem_reuse: bool = False
     graph_optimization: str = "ORT_ENABLE_ALL"
     allow_spinning: bool = True
+    fixed_tier_shapes: bool = True  # False: every tier session keeps the ONNX's symbolic dims
+    shared_arena: bool = True  # with the arena on; False: an arena per tier session
 
 
 def available_providers(requested: tuple[str, ...] | None) -> list[str]:
@@ -54,18 +74,41 @@ def available_providers(requested: tuple[str, ...] | None) -> list[str]:
     return [name for name in (*GPU_PROVIDERS, "CPUExecutionProvider") if name in present]
 
 
-@dataclass
-class _SharedBuffers:
-    flat: dict[str, np.ndarray]
-    binding: onnxruntime.IOBinding
-    bound_shape: tuple[int, int, int] | None = None  # (batch, H, W) last bound
-    views: dict[str, np.ndarray] | None = None
+@functools.cache
+def register_shared_cpu_arena() -> None:
+    """Register, once per process, the CPU arena that the tier sessions share."""
+    memory_info = onnxruntime.OrtMemoryInfo(
+        "Cpu", onnxruntime.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, onnxruntime.OrtMemType.DEFAULT)
+    onnxruntime.create_and_register_allocator(memory_info, onnxruntime.OrtArenaCfg({}))
+
+
+def fixed_dimensions(spec: ModelSpec, tier: TierSpec) -> dict[str, int]:
+    """The symbolic input dims a tier's session fixes: the batch (items run one at a time)
+    and each spatial side that the tier's profile holds to one size."""
+    (min_height, min_width), (max_height, max_width) = tier.min_shape, tier.max_shape
+    fixed = {}
+    for tensor in spec.inputs:
+        axes = tensor.dynamic_axes()
+        fixed[axes[0]] = 1
+        if tensor.layout == "image":
+            if min_height == max_height:
+                fixed[axes[2]] = min_height
+            if min_width == max_width:
+                fixed[axes[3]] = min_width
+    return fixed
 
 
 def shared_capacity(spec: ModelSpec, tiers: TierTable) -> dict[str, int]:
     """Elements per tensor that hold the largest shape of any tier."""
     return {name: max(int(np.prod(spec.max_shapes(tier)[name])) for tier in tiers)
             for name in (*spec.input_names, *spec.output_names)}
+
+
+@dataclass
+class _TierSession:
+    session: onnxruntime.InferenceSession
+    bindings: list[onnxruntime.IOBinding] = field(default_factory=list)  # one per batch item
+    bound_sides: list[tuple[int, int]] = field(default_factory=list)  # (H, W) each is bound to
 
 
 class OnnxRuntimeBackend(Backend):
@@ -76,69 +119,106 @@ class OnnxRuntimeBackend(Backend):
         super().__init__(spec, tiers, precision)
         self.onnx_path = Path(onnx_path)
         self.config = config
-        self._session: onnxruntime.InferenceSession | None = None
-        self._buffers: _SharedBuffers | None = None
+        self._providers: list[str] = []
+        self._sessions: dict[str, _TierSession] = {}
+        self._flat: dict[str, np.ndarray] | None = None
 
-    def _session_options(self) -> onnxruntime.SessionOptions:
+    @property
+    def _uses_shared_arena(self) -> bool:
+        return self.config.enable_cpu_mem_arena and self.config.shared_arena
+
+    def _session_options(self, tier: TierSpec) -> onnxruntime.SessionOptions:
         options = onnxruntime.SessionOptions()
         options.enable_cpu_mem_arena = self.config.enable_cpu_mem_arena
         options.enable_mem_pattern = self.config.enable_mem_pattern
+        options.enable_mem_reuse = self.config.enable_mem_reuse
         options.intra_op_num_threads = self.config.intra_op_threads
         options.graph_optimization_level = getattr(
             onnxruntime.GraphOptimizationLevel, self.config.graph_optimization)
         options.add_session_config_entry("session.intra_op.allow_spinning",
                                          "1" if self.config.allow_spinning else "0")
+        if self._uses_shared_arena:
+            options.add_session_config_entry("session.use_env_allocators", "1")
+        if self.config.fixed_tier_shapes:
+            for dim_name, size in fixed_dimensions(self.spec, tier).items():
+                options.add_free_dimension_override_by_name(dim_name, size)
         return options
 
     def _activate_impl(self) -> None:
-        providers = available_providers(self.config.providers)
-        self._session = onnxruntime.InferenceSession(
-            str(self.onnx_path), sess_options=self._session_options(), providers=providers)
-        log.info("onnxruntime session on %s for %s", self._session.get_providers(), self.onnx_path)
-        flat = {name: np.zeros(elements, dtype=self.spec.tensor(name).dtype)
-                for name, elements in shared_capacity(self.spec, self.tiers).items()}
-        self._buffers = _SharedBuffers(flat=flat, binding=self._session.io_binding())
+        self._providers = available_providers(self.config.providers)
+        if not self.onnx_path.is_file():
+            from fuse_trt.engine.errors import BackendUnavailableError
 
-    def _bind(self, tier_buffers: _SharedBuffers, batch: int, height: int, width: int) -> None:
+            raise BackendUnavailableError(f"ONNX model {self.onnx_path} does not exist")
+        if self._uses_shared_arena:
+            register_shared_cpu_arena()
+        self._flat = {name: np.zeros(elements, dtype=self.spec.tensor(name).dtype)
+                      for name, elements in shared_capacity(self.spec, self.tiers).items()}
+
+    def tier_session(self, tier: TierSpec) -> onnxruntime.InferenceSession:
+        """The session of ``tier``, made at its first use."""
+        return self._tier_session(tier).session
+
+    def _tier_session(self, tier: TierSpec) -> _TierSession:
+        if tier.name not in self._sessions:
+            session = onnxruntime.InferenceSession(
+                str(self.onnx_path), sess_options=self._session_options(tier),
+                providers=self._providers)
+            log.info("onnxruntime session for tier %s on %s for %s", tier.name,
+                     session.get_providers(), self.onnx_path)
+            self._sessions[tier.name] = _TierSession(session)
+        return self._sessions[tier.name]
+
+    def _views(self, batch: int, height: int, width: int) -> dict[str, np.ndarray]:
         views = {}
         for tensor in (*self.spec.inputs, *self.spec.outputs):
             shape = tensor.shape(batch, height, width)
-            view = tier_buffers.flat[tensor.name][:int(np.prod(shape))].reshape(shape)
-            views[tensor.name] = view
-        binding = tier_buffers.binding
-        binding.clear_binding_inputs()
-        binding.clear_binding_outputs()
-        for tensor in self.spec.inputs:
-            view = views[tensor.name]
-            binding.bind_input(tensor.name, "cpu", 0, view.dtype.type, view.shape,
-                               view.ctypes.data)
-        for tensor in self.spec.outputs:
-            view = views[tensor.name]
-            binding.bind_output(tensor.name, "cpu", 0, view.dtype.type, view.shape,
-                               view.ctypes.data)
-        tier_buffers.views = views
-        tier_buffers.bound_shape = (batch, height, width)
+            views[tensor.name] = self._flat[tensor.name][:int(np.prod(shape))].reshape(shape)
+        return views
+
+    def _item_binding(self, tier_session: _TierSession, item: int, views: dict[str, np.ndarray],
+                      sides: tuple[int, int]) -> onnxruntime.IOBinding:
+        """Item ``item``'s binding, bound again only when the tier's (H, W) changed."""
+        if item == len(tier_session.bindings):
+            tier_session.bindings.append(tier_session.session.io_binding())
+            tier_session.bound_sides.append(None)
+        binding = tier_session.bindings[item]
+        if tier_session.bound_sides[item] != sides:
+            binding.clear_binding_inputs()
+            binding.clear_binding_outputs()
+            for tensor in self.spec.inputs:
+                view = views[tensor.name][item:item + 1]
+                binding.bind_input(tensor.name, "cpu", 0, view.dtype.type, view.shape,
+                                   view.ctypes.data)
+            for tensor in self.spec.outputs:
+                view = views[tensor.name][item:item + 1]
+                binding.bind_output(tensor.name, "cpu", 0, view.dtype.type, view.shape,
+                                    view.ctypes.data)
+            tier_session.bound_sides[item] = sides
+        return binding
 
     def _infer_impl(self, tier: TierSpec, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        tier_buffers = self._buffers
         first_image = next(feed[t.name] for t in self.spec.inputs if t.layout == "image")
         batch, _, height, width = first_image.shape
-        if tier_buffers.bound_shape != (batch, height, width):
-            self._bind(tier_buffers, batch, height, width)
+        tier_session = self._tier_session(tier)
+        views = self._views(batch, height, width)
         for name, array in feed.items():
-            np.copyto(tier_buffers.views[name], array)
-        self._session.run_with_iobinding(tier_buffers.binding)
-        return {name: tier_buffers.views[name].copy() for name in self.spec.output_names}
+            np.copyto(views[name], array)
+        for item in range(batch):
+            binding = self._item_binding(tier_session, item, views, (height, width))
+            tier_session.session.run_with_iobinding(binding)
+        return {name: views[name].copy() for name in self.spec.output_names}
 
     def output_buffer_addresses(self, tier: TierSpec | str | None = None) -> dict[str, int]:
         """Base addresses of the preallocated buffers, the same for every tier (tests check
         they never change)."""
-        return {tensor: array.ctypes.data for tensor, array in self._buffers.flat.items()}
+        return {tensor: array.ctypes.data for tensor, array in self._flat.items()}
 
     def _memory_impl(self) -> BackendMemory:
-        io_bytes = sum(array.nbytes for array in self._buffers.flat.values())
-        return BackendMemory(weights_bytes=self.onnx_path.stat().st_size, io_buffer_bytes=io_bytes)
+        io_bytes = sum(array.nbytes for array in self._flat.values())
+        weights = self.onnx_path.stat().st_size * len(self._sessions)  # each loads its copy
+        return BackendMemory(weights_bytes=weights, io_buffer_bytes=io_bytes)
 
     def _close_impl(self) -> None:
-        self._buffers = None
-        self._session = None
+        self._flat = None
+        self._sessions = {}

@@ -49,7 +49,8 @@ class Backend(abc.ABC):
 
     # -- public template methods -------------------------------------------------------
     def activate(self) -> Backend:
-        """Load and allocate everything; nothing is allocated per call afterwards."""
+        """Load and allocate everything; nothing is allocated per call afterwards (the ONNX
+        Runtime backend makes each tier's session at that tier's first call)."""
         if not self.is_active:
             self._activate_impl()
             self.is_active, self.is_closed = True, False

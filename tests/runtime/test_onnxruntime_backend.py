@@ -1,4 +1,7 @@
-"""The ONNX Runtime backend: binding only when the shape changes, results checked against torch."""
+"""The ONNX Runtime backend: a session per tier, binding only when the shape changes, results
+checked against torch."""
+import os
+
 import numpy as np
 import onnxruntime
 import pytest
@@ -29,21 +32,109 @@ def torch_reference(bundle, tier, feeds):
 
 
 def test_binding_is_redone_only_when_the_shape_changes(tiny_bundle, bind_calls):
+    """Each tier's session has one binding per batch item, bound again only when that tier's
+    (H, W) changes; frame tiers take several widths, so their bindings do move."""
+    from tests.conftest import tiny_tiers
+
     spec = tiny_bundle.spec
-    first, second = tiny_bundle.tiers.tiers[:2]  # profiles may be one shape: use two tiers
-    small, large = first.min_shape, second.max_shape
-    calls = [(first, small)] * 3 + [(second, large)] * 2 + [(first, small)]
-    feeds = [spec.example_feed(1, *shape, seed=seed) for seed, (_, shape) in enumerate(calls)]
-    backend = OnnxRuntimeBackend(tiny_bundle.artifact_path("onnx", "fp32"), spec, tiny_bundle.tiers)
+    tiers = tiny_tiers(spec.stride, region="frame")
+    first, second = tiers.tiers[:2]
+    square, wide = first.min_shape, first.max_shape
+    assert square != wide
+    calls = [(first, 1, square)] * 3 + [(second, 1, second.min_shape)] * 2 + [
+        (first, 1, square), (first, 1, wide), (first, 2, wide), (first, 2, wide)]
+    feeds = [spec.example_feed(batch, *shape, seed=seed)
+             for seed, (_, batch, shape) in enumerate(calls)]
+    backend = OnnxRuntimeBackend(tiny_bundle.artifact_path("onnx", "fp32"), spec, tiers)
     per_binding = len(spec.inputs) + len(spec.outputs)
     counts = []
     with backend:
-        for (tier, _), feed in zip(calls, feeds):
+        for (tier, _, _), feed in zip(calls, feeds):
             backend.infer(tier, feed)
-            counts.append(len(bind_calls))
-    # one binding for the first small call, one at the switch to large, one back to small
-    assert counts == [per_binding] * 3 + [2 * per_binding] * 2 + [3 * per_binding]
-    assert {shape[2:] for kind, name, shape in bind_calls if name == "fused"} == {small, large}
+            counts.append(len(bind_calls) // per_binding)
+    # first tier, second tier, back to the first (still bound), the first at a new width,
+    # then a second batch item bound once
+    assert counts == [1, 1, 1, 2, 2, 2, 3, 4, 4]
+    assert {shape for kind, name, shape in bind_calls if name == "fused"} == {
+        (1, 3, *square), (1, 3, *second.min_shape), (1, 3, *wide)}
+
+
+def test_tier_sessions_fix_the_batch_and_the_sides_their_profile_fixes(tiny_bundle):
+    from tests.conftest import tiny_tiers
+
+    onnx_path = tiny_bundle.artifact_path("onnx", "fp32")
+    for region, fixed_width in (("face", True), ("frame", False)):
+        tiers = tiny_tiers(tiny_bundle.spec.stride, region=region)
+        with OnnxRuntimeBackend(onnx_path, tiny_bundle.spec, tiers) as backend:
+            assert backend.memory().weights_bytes == 0  # sessions come at a tier's first call
+            for made, tier in enumerate(tiers, start=1):
+                session = backend.tier_session(tier)
+                assert backend.memory().weights_bytes == made * onnx_path.stat().st_size
+                assert backend.tier_session(tier) is session
+                height = tier.max_shape[0]
+                width = tier.max_shape[1] if fixed_width else "width"
+                assert {i.name: i.shape for i in session.get_inputs()} == {
+                    "composite": [1, 3, height, width], "mask": [1, 1, height, width],
+                    "context": [1, 3, height, width]}
+
+
+def test_tier_sessions_share_one_arena_registered_once(tiny_bundle, monkeypatch):
+    from fuse_trt.runtime import onnxruntime_backend
+    from fuse_trt.runtime.onnxruntime_backend import OrtConfig
+
+    registered = []
+    real_register = onnxruntime.create_and_register_allocator
+    onnxruntime_backend.register_shared_cpu_arena.cache_clear()
+    monkeypatch.setattr(onnxruntime, "create_and_register_allocator",
+                        lambda info, config: registered.append(info) or real_register(info, config))
+    onnx_path = tiny_bundle.artifact_path("onnx", "fp32")
+    tier = tiny_bundle.tiers.tiers[0]
+    for config in (OrtConfig(), OrtConfig(), OrtConfig(enable_cpu_mem_arena=False),
+                   OrtConfig(shared_arena=False)):
+        with OnnxRuntimeBackend(onnx_path, tiny_bundle.spec, tiny_bundle.tiers,
+                                config=config) as backend:
+            options = backend.tier_session(tier).get_session_options()
+            if config.enable_cpu_mem_arena and config.shared_arena:
+                assert options.get_session_config_entry("session.use_env_allocators") == "1"
+            else:
+                with pytest.raises(RuntimeError, match="does not have configuration"):
+                    options.get_session_config_entry("session.use_env_allocators")
+    assert len(registered) == 1
+
+
+def test_a_tier_switch_draws_on_the_shared_arena(tiny_bundle):
+    """After the larger tier ran, a slightly smaller tier's first calls fit in the shared
+    arena's freed memory; with an arena per session they grow the process by their own."""
+    from fuse_trt.engine.tiers import TierTable
+    from fuse_trt.runtime.onnxruntime_backend import OrtConfig
+
+    def resident_mib():
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    spec = tiny_bundle.spec
+    tiers = TierTable.from_short_edges((480, 512), stride=spec.stride)
+    smaller, larger = tiers.tiers
+    feeds = {tier.name: spec.example_feed(1, *tier.max_shape) for tier in tiers}
+    growth = {}
+    for config in (OrtConfig(), OrtConfig(shared_arena=False)):
+        with OnnxRuntimeBackend(tiny_bundle.artifact_path("onnx", "fp32"), spec, tiers,
+                                config=config) as backend:
+            for _ in range(2):
+                backend.infer(larger, feeds[larger.name])
+            before = resident_mib()
+            for _ in range(2):
+                backend.infer(smaller, feeds[smaller.name])
+            growth[config.shared_arena] = resident_mib() - before
+    assert growth[False] > 20 and growth[True] < growth[False] / 3, growth
+
+
+def test_a_missing_model_fails_at_activate(tiny_bundle, tmp_path):
+    from fuse_trt.engine.errors import BackendUnavailableError
+
+    backend = OnnxRuntimeBackend(tmp_path / "gone.onnx", tiny_bundle.spec, tiny_bundle.tiers)
+    with pytest.raises(BackendUnavailableError, match="gone.onnx does not exist"):
+        backend.activate()
 
 
 def test_results_are_copies_equal_to_torch(tiny_bundle):
@@ -70,22 +161,28 @@ def test_session_options_come_from_the_config(tiny_bundle):
     onnx_path = tiny_bundle.artifact_path("onnx", "fp32")
     for config in (OrtConfig(), OrtConfig(intra_op_threads=1, enable_cpu_mem_arena=False,
                                           enable_mem_pattern=True, allow_spinning=False,
-                                          graph_optimization="ORT_DISABLE_ALL")):
+                                          graph_optimization="ORT_DISABLE_ALL",
+                                          fixed_tier_shapes=False, enable_mem_reuse=True)):
         with OnnxRuntimeBackend(onnx_path, tiny_bundle.spec, tiny_bundle.tiers,
                                 config=config) as backend:
-            options = backend._session.get_session_options()
+            options = backend.tier_session(tiny_bundle.tiers.tiers[0]).get_session_options()
             assert options.enable_cpu_mem_arena is config.enable_cpu_mem_arena
             assert options.enable_mem_pattern is config.enable_mem_pattern
+            assert options.enable_mem_reuse is config.enable_mem_reuse
             assert options.intra_op_num_threads == config.intra_op_threads
             assert options.graph_optimization_level == getattr(
                 onnxruntime.GraphOptimizationLevel, config.graph_optimization)
             assert options.get_session_config_entry("session.intra_op.allow_spinning") == \
                 ("1" if config.allow_spinning else "0")
-    # the measured winner (benchmarks/cpu/ort_session_settings.md): arena, no memory
-    # pattern, spinning, one thread per core
+            batch = backend.tier_session(tiny_bundle.tiers.tiers[0]).get_inputs()[0].shape[0]
+            assert batch == (1 if config.fixed_tier_shapes else "batch")
+    # the measured winner (benchmarks/cpu/ort_session_settings*.md): arena, no memory
+    # pattern, spinning, one thread per core, fixed tier shapes, one shared arena, no
+    # plan-time memory reuse
     default = OrtConfig()
     assert (default.enable_cpu_mem_arena, default.enable_mem_pattern, default.allow_spinning,
-            default.intra_op_threads) == (True, False, True, 0)
+            default.intra_op_threads, default.fixed_tier_shapes, default.shared_arena,
+            default.enable_mem_reuse) == (True, False, True, 0, True, True, False)
 
 
 def test_requested_providers_must_be_installed():

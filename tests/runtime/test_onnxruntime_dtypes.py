@@ -31,7 +31,7 @@ def test_float16_tensors_are_bound_as_float16(tmp_path):
     feed = spec.feed([{"composite": composite, "mask": mask}] * 2)
     with OnnxRuntimeBackend(half_model(tmp_path / "half.onnx"), spec, tiers) as backend:
         fused = backend.infer("16", feed)["fused"]
-        flat = backend._buffers.flat
+        flat = backend._flat
     assert fused.dtype == np.float16 and fused.shape == (2, 3, 16, 16)
     assert all(array.dtype == np.float16 for array in flat.values())
     np.testing.assert_array_equal(fused, feed["composite"] * feed["mask"])

@@ -74,7 +74,10 @@ def test_the_exported_fusion_unet_matches_onnxruntime(request, trt10, tmp_path, 
     plan = build_plan(tmp_path, bundle.spec, bundle.tiers, "fp32", onnx_path=onnx_path)
     worst = compare_with_onnxruntime(bundle.spec, bundle.tiers, plan, "fp32", onnx_path)
     print(f"{bundle_name} max abs diff per tier: {worst}")
-    assert max(worst.values()) == 0.0
+    # ONNX Runtime's tier sessions fix the shapes and fold the decoder's sums into its convs,
+    # which round apart from the stand-in's symbolic session by float32 ulps; a misplaced
+    # buffer or a precision change shows as 1e-3 or more
+    assert max(worst.values()) < 1e-6
 
 
 def test_nothing_is_allocated_or_rebound_after_activate(trt10, tiers, tmp_path):
