@@ -3,12 +3,12 @@
 A tier's session fixes the batch to 1 and every spatial side the tier's profile holds to one
 size, the way a TensorRT profile does, so ONNX Runtime folds the graph's shape arithmetic and
 fuses the decoder's sums and ReLUs into its convolutions. A batch runs item by item through it
-(a batch of 4 at 512 that way was as fast as one symbolic session running all four at once).
-Each session is made at its tier's first call: a session holds 20-30 MiB of weights and their
-prepacked copies, so a process that uses one tier holds one. All of them draw their
-activations from one CPU arena registered in ONNX Runtime's process environment (only
-sessions that ask with ``session.use_env_allocators`` use it), so a process that switches
-tiers keeps one arena, not one per tier. ONNX Runtime's plan-time memory reuse is off: with
+(the stream's four-face rows ran 0.99x of the batched symbolic session,
+benchmarks/stream/ab/stream_fps_ab_tier_sessions.md). Each session is made at its tier's first
+call: a session loads its own weights and their prepacked copies, so a process that uses one
+tier holds one copy. All of them draw their activations from one CPU arena registered in
+ONNX Runtime's process environment (only sessions that ask with ``session.use_env_allocators``
+use it), so a process that switches tiers keeps one arena, not one per tier. ONNX Runtime's plan-time memory reuse is off: with
 fixed shapes it reserves freed buffers for later tensors of the same size, which kept the
 arena from coalescing them and raised the peak 18-25% (0.62x PyTorch's at 768). Measured with
 ``benchmarks/ort_session_settings.py --set tier`` (benchmarks/cpu/ort_session_settings.tier.md):
