@@ -8,9 +8,10 @@ benchmarks/stream/ab/stream_fps_ab_tier_sessions.md). Each session is made at it
 call: a session loads its own weights and their prepacked copies, so a process that uses one
 tier holds one copy. All of them draw their activations from one CPU arena registered in
 ONNX Runtime's process environment (only sessions that ask with ``session.use_env_allocators``
-use it), so a process that switches tiers keeps one arena, not one per tier. ONNX Runtime's plan-time memory reuse is off: with
-fixed shapes it reserves freed buffers for later tensors of the same size, which kept the
-arena from coalescing them and raised the peak 18-25% (0.62x PyTorch's at 768). Measured with
+use it), so a process that switches tiers keeps one arena, not one per tier. ONNX Runtime's
+plan-time memory reuse is off: with fixed shapes it reserves freed buffers for later tensors
+of the same size, which kept the arena from coalescing them and raised the peak 18-25%
+(0.62x PyTorch's at 768). Measured with
 ``benchmarks/ort_session_settings.py --set tier`` (benchmarks/cpu/ort_session_settings.tier.md):
 1.00-1.10x faster model-only than symbolic dims, peak 0.45-0.53x PyTorch's.
 
@@ -105,10 +106,15 @@ def shared_capacity(spec: ModelSpec, tiers: TierTable) -> dict[str, int]:
 
 
 @dataclass
+class _ItemBinding:
+    binding: onnxruntime.IOBinding
+    sides: tuple[int, int] | None = None  # the (H, W) it is bound to
+
+
+@dataclass
 class _TierSession:
     session: onnxruntime.InferenceSession
-    bindings: list[onnxruntime.IOBinding] = field(default_factory=list)  # one per batch item
-    bound_sides: list[tuple[int, int]] = field(default_factory=list)  # (H, W) each is bound to
+    items: list[_ItemBinding] = field(default_factory=list)  # one per batch item
 
 
 class OnnxRuntimeBackend(Backend):
@@ -179,11 +185,11 @@ class OnnxRuntimeBackend(Backend):
     def _item_binding(self, tier_session: _TierSession, item: int, views: dict[str, np.ndarray],
                       sides: tuple[int, int]) -> onnxruntime.IOBinding:
         """Item ``item``'s binding, bound again only when the tier's (H, W) changed."""
-        if item == len(tier_session.bindings):
-            tier_session.bindings.append(tier_session.session.io_binding())
-            tier_session.bound_sides.append(None)
-        binding = tier_session.bindings[item]
-        if tier_session.bound_sides[item] != sides:
+        if item == len(tier_session.items):
+            tier_session.items.append(_ItemBinding(tier_session.session.io_binding()))
+        bound = tier_session.items[item]
+        binding = bound.binding
+        if bound.sides != sides:
             binding.clear_binding_inputs()
             binding.clear_binding_outputs()
             for tensor in self.spec.inputs:
@@ -194,7 +200,7 @@ class OnnxRuntimeBackend(Backend):
                 view = views[tensor.name][item:item + 1]
                 binding.bind_output(tensor.name, "cpu", 0, view.dtype.type, view.shape,
                                     view.ctypes.data)
-            tier_session.bound_sides[item] = sides
+            bound.sides = sides
         return binding
 
     def _infer_impl(self, tier: TierSpec, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -48,7 +48,7 @@ NAMED = (
           "test_plan_then_undo_returns_original_size checked shapes only"),
     Named("ort-rebinds-every-call", "runtime/onnxruntime_backend.py",
           "fuse_trt.runtime.onnxruntime_backend",
-          "if tier_session.bound_sides[item] != sides:", "if True:",
+          "if bound.sides != sides:", "if True:",
           (f"{ORT}::test_binding_is_redone_only_when_the_shape_changes",),
           "the ONNX Runtime binding redone on every call"),
     Named("ort-returns-its-buffers", "runtime/onnxruntime_backend.py",

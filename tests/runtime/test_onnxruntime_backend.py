@@ -1,7 +1,5 @@
 """The ONNX Runtime backend: a session per tier, binding only when the shape changes, results
 checked against torch."""
-import os
-
 import numpy as np
 import onnxruntime
 import pytest
@@ -105,12 +103,9 @@ def test_tier_sessions_share_one_arena_registered_once(tiny_bundle, monkeypatch)
 def test_a_tier_switch_draws_on_the_shared_arena(tiny_bundle):
     """After the larger tier ran, a slightly smaller tier's first calls fit in the shared
     arena's freed memory; with an arena per session they grow the process by their own."""
+    from fuse_trt.bench.memory import rss_bytes
     from fuse_trt.engine.tiers import TierTable
     from fuse_trt.runtime.onnxruntime_backend import OrtConfig
-
-    def resident_mib():
-        with open("/proc/self/statm") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
     spec = tiny_bundle.spec
     tiers = TierTable.from_short_edges((480, 512), stride=spec.stride)
@@ -122,10 +117,10 @@ def test_a_tier_switch_draws_on_the_shared_arena(tiny_bundle):
                                 config=config) as backend:
             for _ in range(2):
                 backend.infer(larger, feeds[larger.name])
-            before = resident_mib()
+            before = rss_bytes()
             for _ in range(2):
                 backend.infer(smaller, feeds[smaller.name])
-            growth[config.shared_arena] = resident_mib() - before
+            growth[config.shared_arena] = (rss_bytes() - before) / 2**20
     assert growth[False] > 20 and growth[True] < growth[False] / 3, growth
 
 
