@@ -156,13 +156,15 @@ def main() -> None:
                         help="Face counts to run, e.g. 1 (default: 1,4).")
     parser.add_argument("--intra-op-threads", type=int, default=None,
                         help="ONNX Runtime intra-op threads (default: OrtConfig's).")
+    parser.add_argument("--bundle", type=Path, default=None,
+                        help="Bundle to run (default: the model shipped in the package).")
     args = parser.parse_args()
     sizes = [tuple(int(v) for v in size.split("x")) for size in args.sizes.split(",")]
     face_counts = [int(v) for v in args.faces.split(",")]
     args.out.mkdir(parents=True, exist_ok=True)
     photo = load_sample("astronaut")
     rows = []
-    config = FusionConfig(blend=args.blend, face="all")
+    config = FusionConfig(blend=args.blend, face="all", bundle=args.bundle)
     with FaceFusion(config, backend=_backend(config, args.intra_op_threads)) as fusion, \
             tempfile.TemporaryDirectory() as scratch:
         fusion.set_source(load_sample("grace_hopper"))
@@ -183,7 +185,8 @@ def main() -> None:
                        f"--blend {args.blend} --sizes {args.sizes} --faces {args.faces} "
                        f"--max-others {args.max_others} --tries {args.tries}"
                        + (f" --intra-op-threads {args.intra_op_threads}"
-                          if args.intra_op_threads is not None else "")}
+                          if args.intra_op_threads is not None else "")
+                       + (f" --bundle {args.bundle}" if args.bundle is not None else "")}
     stem = "stream_fps" if args.blend == "unet" else f"stream_fps_{args.blend}"
     (args.out / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     (args.out / f"{stem}.md").write_text(markdown(rows, meta))
@@ -200,7 +203,7 @@ def _backend(config: FusionConfig, threads: int | None):
     from fuse_trt.models import default_bundle_dir
     from fuse_trt.runtime.onnxruntime_backend import OnnxRuntimeBackend, OrtConfig
 
-    bundle = Bundle.load(default_bundle_dir())
+    bundle = Bundle.load(config.bundle or default_bundle_dir())
     return OnnxRuntimeBackend(bundle.artifact_path(ArtifactKind.ONNX, Precision.FP32),
                               bundle.spec, bundle.tiers,
                               config=OrtConfig(intra_op_threads=threads)).activate()

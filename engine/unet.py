@@ -61,6 +61,9 @@ class UNetConfig:
 
 
 DEFAULT_UNET_CONFIG = UNetConfig()
+# The default with half the trunk's channels (a quarter of its conv FLOPs); the colour head is
+# unchanged. Not shipped: benchmarks/model_width/README.md measures what it trades.
+NARROW_UNET_CONFIG = UNetConfig(base_width=8)
 TINY_UNET_CONFIG = UNetConfig(base_width=4, depth=2, colour_hidden=8, sectors=4)
 TINY_IDENTITY_UNET_CONFIG = UNetConfig(base_width=4, depth=2, colour_hidden=8, sectors=4,
                                        identity_channels=128)

@@ -20,8 +20,8 @@ import torch
 from fuse_trt.engine.spec import FUSION_SPEC
 from fuse_trt.training.images import TRAIN_IMAGES, load_images
 from fuse_trt.training.pairs import PairConfig, random_batch
-from fuse_trt.engine.unet import (DEFAULT_UNET_CONFIG, TINY_UNET_CONFIG, FusionUNet,
-                                  UNetConfig)
+from fuse_trt.engine.unet import (DEFAULT_UNET_CONFIG, NARROW_UNET_CONFIG, TINY_UNET_CONFIG,
+                                  FusionUNet, UNetConfig)
 
 log = logging.getLogger("fuse_trt")
 
@@ -46,10 +46,12 @@ class TrainConfig:
     tier_short_edges: tuple[int, ...] = (512, 768, 1024)  # of the bundle written after training
 
 
+DEFAULT_PHASES = (PhaseConfig("colour", 2000, 32, 2e-3, whole_network=False),
+                  PhaseConfig("joint", 450, 8, 5e-4, whole_network=True))
+
 TRAIN_CONFIGS: dict[str, TrainConfig] = {
-    "default": TrainConfig(unet=DEFAULT_UNET_CONFIG, phases=(
-        PhaseConfig("colour", 2000, 32, 2e-3, whole_network=False),
-        PhaseConfig("joint", 450, 8, 5e-4, whole_network=True))),
+    "default": TrainConfig(unet=DEFAULT_UNET_CONFIG, phases=DEFAULT_PHASES),
+    "narrow": TrainConfig(unet=NARROW_UNET_CONFIG, phases=DEFAULT_PHASES),
     "tiny": TrainConfig(unet=TINY_UNET_CONFIG, pairs=PairConfig(size=32),
                         tier_short_edges=(32, 48, 64), phases=(
         PhaseConfig("colour", 3, 4, 2e-3, whole_network=False),

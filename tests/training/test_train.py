@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import numpy as np
 import onnxruntime
@@ -13,6 +14,13 @@ from fuse_trt.engine.unet import load_fusion_unet
 
 def test_cli_choices_are_the_training_configs():
     assert set(CONFIG_CHOICES) == set(TRAIN_CONFIGS)
+
+
+def test_the_narrow_config_is_the_default_with_half_the_trunk():
+    # benchmarks/model_width/ compares the two as models that differ in the trunk alone
+    default, narrow = TRAIN_CONFIGS["default"], TRAIN_CONFIGS["narrow"]
+    assert replace(narrow, unet=default.unet) == default
+    assert narrow.unet == replace(default.unet, base_width=default.unet.base_width // 2)
 
 
 def test_colour_phase_trains_only_the_colour_head():
