@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-CONFIG_CHOICES = ("default", "narrow", "tiny")  # the keys of build_engine.training.loop.TRAIN_CONFIGS
+CONFIG_CHOICES = ("default", "narrow", "tiny")  # the keys of training.loop.TRAIN_CONFIGS
 
 
 @click.command("train")
@@ -16,7 +16,8 @@ CONFIG_CHOICES = ("default", "narrow", "tiny")  # the keys of build_engine.train
                    "early does not reproduce the shipped weights.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--config", "config_name", type=click.Choice(CONFIG_CHOICES), default="default",
-              show_default=True, help="default: the shipped model; narrow: its trunk at half the channels "
+              show_default=True,
+              help="default: the shipped model; narrow: its trunk at half the channels "
                    "(benchmarks/model_width/); tiny: a smoke test.")
 @click.option("--log", "log_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Loss log (tab-separated, one line per step); default OUTPUT/train_loss.tsv.")
