@@ -61,13 +61,6 @@ def quality(bundle: Bundle) -> dict:
     return rows
 
 
-def feed_for(bundle: Bundle, tier) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(0)
-    height, width = tier.max_shape
-    return {tensor.name: rng.random((1, tensor.channels, height, width), dtype=np.float32)
-            for tensor in bundle.spec.inputs}
-
-
 def interleaved_latency(bundles: dict[str, Bundle], rounds: int) -> dict:
     """Median model-only ms per (model, tier), the models alternating round by round; each
     timed call follows an untimed one of its own model, as in `fuse-trt bench`'s slices."""
@@ -77,7 +70,8 @@ def interleaved_latency(bundles: dict[str, Bundle], rounds: int) -> dict:
     try:
         result = {}
         for tier in next(iter(bundles.values())).tiers:
-            feeds = {label: feed_for(bundles[label], tier) for label in backends}
+            feeds = {label: bundles[label].spec.example_feed(1, *tier.max_shape)
+                     for label in backends}
             times = {label: [] for label in backends}
             for label, backend in backends.items():  # warm-up: the tier session is made here
                 backend.infer(tier, feeds[label])
