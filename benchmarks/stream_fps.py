@@ -9,13 +9,14 @@ pipeline filling up are left out; the per-stage times are means per frame.
     python benchmarks/stream_fps.py                  # writes benchmarks/stream/stream_fps.{json,md}
     python benchmarks/stream_fps.py --frames 8 --blend classic --out /tmp/bench
     python benchmarks/stream_fps.py --sizes 1280x720 --faces 1 --max-others 1 --tries 1
+    python benchmarks/stream_fps.py --sizes 1280x720 --faces 1 --precisions fp32,int8
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +25,8 @@ import cv2
 import numpy as np
 
 from fuse_trt.api import FaceFusion, FusionConfig
+from fuse_trt.bench.machine import cpu_model, cpuinfo_text, vector_extensions
+from fuse_trt.engine.choices import ArtifactKind, Precision
 from fuse_trt.engine.faces import load_sample
 from fuse_trt.stream import Pipeline, StreamConfig, VideoSource, open_sink
 
@@ -118,16 +121,18 @@ def least_contended(fusion: FaceFusion, video: Path, output: Path,
 
 def markdown(rows: list[dict], meta: dict) -> str:
     lines = [f"# Stream fps on CPU ({meta['blend']}, {meta['backend']})", "",
-             f"{meta['cpu']}, {meta['cores']} cores; onnxruntime {meta['onnxruntime']}, "
+             f"{meta['cpu']} ({', '.join(meta['cpu_extensions'])}), {meta['cores']} cores; "
+             f"onnxruntime {meta['onnxruntime']}, "
              f"OpenCV {meta['opencv']}; {meta['frames']} frames per row; {meta['date']}.",
              f"Command: `{meta['command']}`", "",
-             "| stream | faces | sustained fps | fps (with start-up) | decode ms | detect ms "
-             "| fuse ms | encode ms | load 1 min | other processes' CPU |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| stream | faces | precision | sustained fps | fps (with start-up) | decode ms "
+             "| detect ms | fuse ms | encode ms | load 1 min | other processes' CPU |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         stages = row["stages"]
         lines.append(
-            f"| {row['width']}x{row['height']} | {row['faces']} | {row['sustained_fps']:.2f} "
+            f"| {row['width']}x{row['height']} | {row['faces']} | {row['precision']} "
+            f"| {row['sustained_fps']:.2f} "
             f"| {row['fps']:.2f} | {stages['decode']['mean_ms']:.1f} "
             f"| {stages['detect']['mean_ms']:.1f} | {stages['fuse']['mean_ms']:.1f} "
             f"| {stages['encode']['mean_ms']:.1f} "
@@ -156,29 +161,44 @@ def main() -> None:
                         help="Face counts to run, e.g. 1 (default: 1,4).")
     parser.add_argument("--intra-op-threads", type=int, default=None,
                         help="ONNX Runtime intra-op threads (default: OrtConfig's).")
+    parser.add_argument("--precisions", default=None,
+                        help="UNet precisions to compare, e.g. fp32,int8: each stream runs once "
+                        "per precision in turn (default: the fusion's, fp32 on the CPU).")
     parser.add_argument("--bundle", type=Path, default=None,
                         help="Bundle to run (default: the model shipped in the package).")
     args = parser.parse_args()
     sizes = [tuple(int(v) for v in size.split("x")) for size in args.sizes.split(",")]
     face_counts = [int(v) for v in args.faces.split(",")]
+    precisions = args.precisions.split(",") if args.precisions else [None]
     args.out.mkdir(parents=True, exist_ok=True)
     photo = load_sample("astronaut")
     rows = []
-    config = FusionConfig(blend=args.blend, face="all", bundle=args.bundle)
-    with FaceFusion(config, backend=_backend(config, args.intra_op_threads)) as fusion, \
-            tempfile.TemporaryDirectory() as scratch:
-        fusion.set_source(load_sample("grace_hopper"))
+    with contextlib.ExitStack() as stack:
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        fusions = {}
+        for precision in precisions:
+            config = FusionConfig(blend=args.blend, face="all", bundle=args.bundle,
+                                  precision=precision)
+            fusion = stack.enter_context(
+                FaceFusion(config, backend=_backend(config, args.intra_op_threads)))
+            fusion.set_source(load_sample("grace_hopper"))
+            fusions[_precision_label(fusion)] = fusion
         for size in sizes:
             for faces in face_counts:
-                video = write_input(Path(scratch) / "in.avi", photo, size, faces, args.frames)
-                row = least_contended(fusion, video, Path(scratch) / "out.mp4", args)
-                row["faces"] = faces
-                rows.append(row)
-                print(f"{size[0]}x{size[1]} faces={faces}: {row['sustained_fps']:.2f} fps "
-                      f"(faces fused {row['faces_fused']}, load {row['load_1min_after']:.2f})")
-        backend = fusion.backend.name if fusion.backend is not None else "none"
-    meta = {"blend": args.blend, "backend": backend, "frames": args.frames,
-            "cpu": _cpu_name(), "cores": os.cpu_count(),
+                video = write_input(scratch / "in.avi", photo, size, faces, args.frames)
+                for label, fusion in fusions.items():
+                    row = least_contended(fusion, video, scratch / "out.mp4", args)
+                    row["faces"], row["precision"] = faces, label
+                    rows.append(row)
+                    print(f"{size[0]}x{size[1]} faces={faces} {label}: "
+                          f"{row['sustained_fps']:.2f} fps (faces fused {row['faces_fused']}, "
+                          f"load {row['load_1min_after']:.2f})")
+        first = next(iter(fusions.values()))
+        backend = first.backend.name if first.backend is not None else "none"
+    meta = {"blend": args.blend, "backend": backend, "precisions": list(fusions),
+            "frames": args.frames,
+            "cpu": cpu_model(), "cpu_extensions": vector_extensions(cpuinfo_text()),
+            "cores": os.cpu_count(),
             "onnxruntime": _version("onnxruntime"), "opencv": cv2.__version__,
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "command": f"python benchmarks/stream_fps.py --frames {args.frames} "
@@ -186,11 +206,21 @@ def main() -> None:
                        f"--max-others {args.max_others} --tries {args.tries}"
                        + (f" --intra-op-threads {args.intra_op_threads}"
                           if args.intra_op_threads is not None else "")
+                       + (f" --precisions {args.precisions}" if args.precisions else "")
                        + (f" --bundle {args.bundle}" if args.bundle is not None else "")}
     stem = "stream_fps" if args.blend == "unet" else f"stream_fps_{args.blend}"
     (args.out / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     (args.out / f"{stem}.md").write_text(markdown(rows, meta))
     print(f"wrote {args.out / stem}.json and .md")
+
+
+def _precision_label(fusion: FaceFusion) -> str:
+    """The precision the fusion's UNet runs at ("none" without one)."""
+    if fusion.config.refine != "unet":
+        return "none"
+    if fusion.selection is not None:
+        return str(fusion.selection.precision)
+    return str(fusion.config.precision or Precision.FP32)  # a passed-in backend: no selection
 
 
 def _backend(config: FusionConfig, threads: int | None):
@@ -199,21 +229,14 @@ def _backend(config: FusionConfig, threads: int | None):
     if threads is None or config.refine != "unet":
         return None
     from fuse_trt.engine.bundle import Bundle
-    from fuse_trt.engine.choices import ArtifactKind, Precision
     from fuse_trt.models import default_bundle_dir
     from fuse_trt.runtime.onnxruntime_backend import OnnxRuntimeBackend, OrtConfig
 
     bundle = Bundle.load(config.bundle or default_bundle_dir())
-    return OnnxRuntimeBackend(bundle.artifact_path(ArtifactKind.ONNX, Precision.FP32),
+    precision = config.precision or Precision.FP32
+    return OnnxRuntimeBackend(bundle.artifact_path(ArtifactKind.ONNX, precision),
                               bundle.spec, bundle.tiers,
                               config=OrtConfig(intra_op_threads=threads)).activate()
-
-
-def _cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.machine()
 
 
 def _version(package: str) -> str:

@@ -12,15 +12,36 @@ VERSIONED_PACKAGES = ("numpy", "onnx", "onnxruntime", "torch", "opencv-python-he
                       "tensorrt", "pycuda")
 
 
-def cpu_model() -> str:
+# The vector instructions ONNX Runtime's and PyTorch's CPU kernels dispatch on: which of them
+# a CPU has moves FP32 and INT8 speed, and the ratios between runtimes, more than its model
+# name says (x86 /proc/cpuinfo "flags", aarch64 "Features").
+VECTOR_EXTENSIONS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16",
+                     "amx_int8", "asimd", "asimddp", "i8mm", "sve")
+
+
+def cpuinfo_text() -> str:
     try:
         with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+            return handle.read()
     except OSError:
-        pass
+        return ""
+
+
+def cpu_model() -> str:
+    for line in cpuinfo_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine()
+
+
+def vector_extensions(cpuinfo: str) -> list[str]:
+    """The VECTOR_EXTENSIONS the first CPU of ``cpuinfo`` (/proc/cpuinfo's text) lists."""
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            present = set(value.split())
+            return [name for name in VECTOR_EXTENSIONS if name in present]
+    return []
 
 
 def physical_cores() -> int | None:
@@ -80,7 +101,8 @@ def thread_settings() -> dict:
 
 
 def machine_info() -> dict:
-    return {"cpu": cpu_model(), "gpu": gpu_name(), "platform": platform.platform(),
+    return {"cpu": cpu_model(), "cpu_extensions": vector_extensions(cpuinfo_text()),
+            "gpu": gpu_name(), "platform": platform.platform(),
             "memory_mib": total_memory_mib(), "threads": thread_settings(),
             "load_average_start": load_average()}
 

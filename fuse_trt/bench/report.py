@@ -75,8 +75,9 @@ def results_table(rows: list[dict]) -> list[str]:
 def _machine_lines(report: dict) -> list[str]:
     machine, gemm = report["machine"], report["gemm"]
     threads = machine["threads"]
+    extensions = ", ".join(machine.get("cpu_extensions") or ["none listed"])
     return [
-        f"- machine: {machine['cpu']}, {threads.get('physical_cores')} cores / "
+        f"- machine: {machine['cpu']} ({extensions}), {threads.get('physical_cores')} cores / "
         f"{threads.get('logical_cpus')} threads, GPU: {machine['gpu'] or 'none'}; "
         f"load average (1/5/15 min) at start {machine['load_average_start']}, at end "
         f"{machine.get('load_average_end')}",
