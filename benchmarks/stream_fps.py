@@ -195,9 +195,10 @@ def main() -> None:
                           f"load {row['load_1min_after']:.2f})")
         first = next(iter(fusions.values()))
         backend = first.backend.name if first.backend is not None else "none"
+    cpuinfo = cpuinfo_text()
     meta = {"blend": args.blend, "backend": backend, "precisions": list(fusions),
             "frames": args.frames,
-            "cpu": cpu_model(), "cpu_extensions": vector_extensions(cpuinfo_text()),
+            "cpu": cpu_model(cpuinfo), "cpu_extensions": vector_extensions(cpuinfo),
             "cores": os.cpu_count(),
             "onnxruntime": _version("onnxruntime"), "opencv": cv2.__version__,
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -216,11 +217,7 @@ def main() -> None:
 
 def _precision_label(fusion: FaceFusion) -> str:
     """The precision the fusion's UNet runs at ("none" without one)."""
-    if fusion.config.refine != "unet":
-        return "none"
-    if fusion.selection is not None:
-        return str(fusion.selection.precision)
-    return str(fusion.config.precision or Precision.FP32)  # a passed-in backend: no selection
+    return str(fusion.backend.precision) if fusion.backend is not None else "none"
 
 
 def _backend(config: FusionConfig, threads: int | None):
@@ -235,7 +232,7 @@ def _backend(config: FusionConfig, threads: int | None):
     bundle = Bundle.load(config.bundle or default_bundle_dir())
     precision = config.precision or Precision.FP32
     return OnnxRuntimeBackend(bundle.artifact_path(ArtifactKind.ONNX, precision),
-                              bundle.spec, bundle.tiers,
+                              bundle.spec, bundle.tiers, precision=precision,
                               config=OrtConfig(intra_op_threads=threads)).activate()
 
 

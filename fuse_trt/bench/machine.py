@@ -27,8 +27,9 @@ def cpuinfo_text() -> str:
         return ""
 
 
-def cpu_model() -> str:
-    for line in cpuinfo_text().splitlines():
+def cpu_model(cpuinfo: str) -> str:
+    """The model name of the first CPU of ``cpuinfo`` (/proc/cpuinfo's text)."""
+    for line in cpuinfo.splitlines():
         if line.startswith("model name"):
             return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine()
@@ -101,7 +102,8 @@ def thread_settings() -> dict:
 
 
 def machine_info() -> dict:
-    return {"cpu": cpu_model(), "cpu_extensions": vector_extensions(cpuinfo_text()),
+    cpuinfo = cpuinfo_text()
+    return {"cpu": cpu_model(cpuinfo), "cpu_extensions": vector_extensions(cpuinfo),
             "gpu": gpu_name(), "platform": platform.platform(),
             "memory_mib": total_memory_mib(), "threads": thread_settings(),
             "load_average_start": load_average()}
